@@ -1,0 +1,69 @@
+#include "mpi/drivers/drive_channel.hpp"
+
+#include "mpi/drivers/register_map.hpp"
+
+#include <cmath>
+#include <numbers>
+
+namespace mpi::drivers {
+
+using namespace regmap;
+
+DriveChannel::DriveChannel(RegisterBus& bus, unsigned channel) noexcept : bus_(&bus), channel_(channel) {}
+
+bool DriveChannel::valid() const noexcept {
+  return channel_ < kMaxDriveChannels && channel_ < bus_->read32(kDriveChannels);
+}
+
+std::uint32_t DriveChannel::reg(std::uint32_t r) const noexcept { return drive_register(channel_, r); }
+
+ErrorCode DriveChannel::realise(const DriveSettings& s, RealisedDrive& out) const noexcept {
+  if (!valid()) return ErrorCode::invalid_channel;
+  const double dac_clock = bus_->read32(kDacClockHz);
+  const double decimation = bus_->read32(kAdcDecimation);
+  const double nyquist = dac_clock / decimation / 2.0;
+  if (!(s.frequency_hz > 0.0) || !(s.frequency_hz < nyquist)) return ErrorCode::frequency_out_of_range;
+  if (!(s.amplitude_full_scale >= 0.0) || !(s.amplitude_full_scale <= 1.0)) return ErrorCode::amplitude_out_of_range;
+  if (s.ramp_samples == 0) return ErrorCode::invalid_ramp;
+  if (!std::isfinite(s.phase_rad)) return ErrorCode::frequency_out_of_range;
+
+  const double turns_per_tick = s.frequency_hz / dac_clock;
+  out.phase_increment = static_cast<std::uint64_t>(std::llround(std::ldexp(turns_per_tick, kPhaseBits))) & kPhaseMask;
+  double turns = s.phase_rad / (2.0 * std::numbers::pi);
+  turns -= std::floor(turns);
+  out.phase_offset = static_cast<std::uint64_t>(std::llround(std::ldexp(turns, kPhaseBits))) & kPhaseMask;
+  out.amplitude_code = static_cast<std::uint32_t>(std::lround(s.amplitude_full_scale * kAmplitudeFullScale));
+  out.frequency_hz = std::ldexp(static_cast<double>(out.phase_increment), -static_cast<int>(kPhaseBits)) * dac_clock;
+  out.amplitude_full_scale = static_cast<double>(out.amplitude_code) / kAmplitudeFullScale;
+  out.phase_rad = std::ldexp(static_cast<double>(out.phase_offset), -static_cast<int>(kPhaseBits)) * 2.0 * std::numbers::pi;
+  return ErrorCode::ok;
+}
+
+ErrorCode DriveChannel::configure(const DriveSettings& s, RealisedDrive& out) noexcept {
+  const ErrorCode code = realise(s, out);
+  if (code != ErrorCode::ok) return code;
+  bus_->write64(reg(kDrivePhaseIncrement), out.phase_increment);
+  bus_->write64(reg(kDrivePhaseOffset), out.phase_offset);
+  bus_->write32(reg(kDriveAmplitude), out.amplitude_code);
+  bus_->write32(reg(kDriveRampSamples), s.ramp_samples);
+  return ErrorCode::ok;
+}
+
+void DriveChannel::enable(bool on) noexcept {
+  const std::uint32_t control = bus_->read32(reg(kDriveControl));
+  bus_->write32(reg(kDriveControl), on ? (control | kDriveEnable) : (control & ~kDriveEnable));
+}
+
+bool DriveChannel::enabled() const noexcept { return (bus_->read32(reg(kDriveControl)) & kDriveEnable) != 0; }
+
+void DriveChannel::ramp_up() noexcept { bus_->write32(reg(kDriveRampCommand), static_cast<std::uint32_t>(RampCommand::up)); }
+
+void DriveChannel::ramp_down() noexcept { bus_->write32(reg(kDriveRampCommand), static_cast<std::uint32_t>(RampCommand::down)); }
+
+double DriveChannel::ramp_factor() const noexcept {
+  return static_cast<double>(bus_->read32(reg(kDriveRampFactor))) / kRampFactorOne;
+}
+
+std::uint64_t DriveChannel::ramp_event_sample() const noexcept { return bus_->read64(reg(kDriveRampEventSample)); }
+
+}  // namespace mpi::drivers
