@@ -4,9 +4,9 @@
 
 namespace mpi::recon {
 
-// L(xi) = coth(xi) - 1/xi, with the series xi/3 - xi^3/45 near zero.
+// L(xi) = coth(xi) - 1/xi, with its series (to xi^5) near zero, where the closed form cancels digits.
 double langevin(double xi) noexcept;
-// L'(xi) = 1/xi^2 - 1/sinh^2(xi), with the series 1/3 - xi^2/15 near zero; L'(0) = 1/3.
+// L'(xi) = 1/xi^2 - 1/sinh^2(xi), with its series (to xi^4) near zero; L'(0) = 1/3.
 double langevin_derivative(double xi) noexcept;
 
 }  // namespace mpi::recon

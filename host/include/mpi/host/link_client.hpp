@@ -1,0 +1,56 @@
+// The host's end of the link: a TCP connection to the firmware daemon carrying framed Envelopes.
+// Requests carry increasing request ids; every received frame can be handed, byte for byte, to a tee
+// (the raw capture recorder) before it is parsed.
+#pragma once
+
+#include "mpi/link/v1/link.pb.h"
+#include "mpi/protocol/framing.hpp"
+
+#include <utility>  // before Asio (std::exchange under C++20)
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+namespace mpi::host {
+
+class LinkError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class LinkClient {
+ public:
+  using Tee = std::function<void(std::string frame_bytes)>;
+
+  // Connects to HOST:PORT; throws LinkError naming the address.
+  LinkClient(const std::string& host, std::uint16_t port, std::chrono::milliseconds receive_timeout);
+
+  void set_tee(Tee tee) { tee_ = std::move(tee); }
+  // Sends a request (request_id is assigned) and returns that id.
+  std::uint64_t send(link::v1::Envelope& request);
+  // Receives the next envelope. False when the board closed the link cleanly between frames.
+  bool receive(link::v1::Envelope& envelope);
+  // Sends and waits for the reply to this request (for use before streaming starts). A board Error is
+  // thrown as LinkError with its code and message.
+  link::v1::Envelope request(link::v1::Envelope& request);
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  protocol::FrameDecoder decoder_;
+  std::string address_;
+  std::uint64_t next_request_id_ = 1;
+  Tee tee_;
+  std::string send_buffer_;
+};
+
+// Parses "HOST:PORT"; throws std::invalid_argument naming the text.
+std::pair<std::string, std::uint16_t> parse_address(const std::string& text);
+
+}  // namespace mpi::host

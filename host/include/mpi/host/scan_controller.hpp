@@ -1,0 +1,39 @@
+// Runs a scan: live against the firmware daemon, or replayed from a raw capture. Both feed the same
+// AcquisitionStream and ReconstructionRunner, so the same frames give bit-identical images.
+#pragma once
+
+#include "mpi/host/frame_assembler.hpp"
+#include "mpi/host/scan_plan.hpp"
+#include "mpi/recon/xspace_1d.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace mpi::host {
+
+struct ScanOutcome {
+  recon::Profile1D image;
+  std::uint64_t frames = 0;
+  AssemblyCounters counters;
+  std::uint32_t chunk_flags = 0;     // OR of all chunk flags seen
+  double sample_rate_hz = 0.0;
+  double drive_frequency_hz = 0.0;   // as realised by the board
+  double drive_amplitude_t = 0.0;
+  std::string end_reason;
+};
+
+struct LiveScanOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 7600;
+  std::chrono::milliseconds receive_timeout{5000};
+  std::filesystem::path capture_file;  // raw capture of everything received (empty: none)
+  const std::atomic<bool>* interrupt = nullptr;  // set by the operator (Ctrl-C): stop the scan early
+};
+
+ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanner, const LiveScanOptions& options);
+ScanOutcome replay_capture(const ScanPlan& plan, const ScannerDescription& scanner, const std::filesystem::path& capture);
+
+}  // namespace mpi::host

@@ -1,0 +1,117 @@
+#include "mpi/host/scan_controller.hpp"
+
+#include "mpi/host/acquisition_stream.hpp"
+#include "mpi/host/link_client.hpp"
+#include "mpi/host/raw_capture.hpp"
+#include "mpi/host/reconstruction_runner.hpp"
+#include "mpi/protocol/version.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <memory>
+#include <optional>
+
+namespace mpi::host {
+
+namespace {
+
+ScanOutcome outcome_of(const AcquisitionStream& stream, ReconstructionRunner& runner) {
+  ScanOutcome out;
+  out.image = runner.finish();
+  out.frames = runner.frames();
+  out.counters = stream.counters();
+  out.chunk_flags = static_cast<std::uint32_t>(stream.chunk_flags_seen());
+  out.sample_rate_hz = stream.setup().sample_rate_hz;
+  out.drive_frequency_hz = stream.setup().drive.frequency_hz;
+  out.drive_amplitude_t = stream.setup().drive.amplitude_t;
+  out.end_reason = stream.stream_end().reason();
+  return out;
+}
+
+link::v1::Configure configure_request(const ScanPlan& plan, double sample_rate_hz) {
+  link::v1::Configure c;
+  auto* drive = c.add_drive();
+  drive->set_channel(0);
+  drive->set_frequency_hz(plan.sequence.drive_frequency_hz);
+  drive->set_amplitude_t(plan.sequence.drive_amplitude_t);
+  drive->set_phase_rad(plan.sequence.drive_phase_rad);
+  const std::uint32_t spp = samples_per_period(sample_rate_hz, plan.sequence.drive_frequency_hz);
+  c.set_ramp_samples(plan.sequence.ramp_periods * spp);
+  return c;
+}
+
+}  // namespace
+
+ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanner, const LiveScanOptions& options) {
+  LinkClient link(options.host, options.port, options.receive_timeout);
+  std::optional<RawCaptureWriter> capture;
+  if (!options.capture_file.empty()) {
+    capture.emplace(options.capture_file);
+    link.set_tee([&capture](std::string frame) { capture->push(std::move(frame)); });
+  }
+  ReconstructionRunner runner(plan, scanner);
+  AcquisitionStream stream(plan, [&runner](Frame&& f) { runner.push(std::move(f)); });
+
+  link::v1::Envelope hello;
+  hello.mutable_hello()->set_protocol_major(protocol::kProtocolMajor);
+  hello.mutable_hello()->set_protocol_minor(protocol::kProtocolMinor);
+  hello.mutable_hello()->set_client_name("mpi host");
+  const link::v1::Envelope hello_reply = link.request(hello);
+  if (!hello_reply.has_hello_reply()) throw LinkError("firmware answered Hello with something else");
+  stream.consume(hello_reply);
+  const auto& board = hello_reply.hello_reply().board();
+  if (std::abs(board.selection_gradient_t_per_m() - scanner.gradient_t_per_m) > 1e-6 * scanner.gradient_t_per_m) {
+    spdlog::warn("board reports a selection gradient of {} T/m, the scanner description says {} T/m; reconstructing with the description",
+                 board.selection_gradient_t_per_m(), scanner.gradient_t_per_m);
+  }
+
+  link::v1::Envelope configure;
+  *configure.mutable_configure() = configure_request(plan, board.adc_sample_rate_hz());
+  const link::v1::Envelope configured = link.request(configure);
+  if (!configured.has_configure_reply()) throw LinkError("firmware answered Configure with something else");
+  stream.consume(configured);
+  runner.start(stream.setup());
+
+  link::v1::Envelope start;
+  start.mutable_start();
+  link.send(start);
+  bool stop_sent = false;
+  link::v1::Envelope env;
+  while (!stream.ended()) {
+    if (!link.receive(env)) throw LinkError("firmware closed the link before the end of the stream");
+    if (env.has_error()) {
+      throw LinkError("firmware error during the scan: " + link::v1::ErrorCode_Name(env.error().code()) + ": " + env.error().message());
+    }
+    stream.consume(env);
+    const bool interrupted = options.interrupt != nullptr && options.interrupt->load();
+    if (!stop_sent && (stream.frames_forwarded() >= plan.sequence.frames || interrupted)) {
+      link::v1::Envelope stop;
+      stop.mutable_stop();
+      link.send(stop);
+      stop_sent = true;
+    }
+  }
+  if (capture) capture->finish();
+  return outcome_of(stream, runner);
+}
+
+ScanOutcome replay_capture(const ScanPlan& plan, const ScannerDescription& scanner, const std::filesystem::path& file) {
+  RawCaptureReader reader(file);
+  ReconstructionRunner runner(plan, scanner);
+  AcquisitionStream stream(plan, [&runner](Frame&& f) { runner.push(std::move(f)); });
+  link::v1::Envelope env;
+  bool started = false;
+  while (reader.next(env)) {
+    stream.consume(env);
+    if (!started && stream.configured()) {
+      runner.start(stream.setup());
+      started = true;
+    }
+  }
+  if (!started) throw std::runtime_error(file.string() + ": the capture holds no scan configuration");
+  if (!stream.ended()) spdlog::warn("{}: the capture ends without the end of the stream (the scan was cut short)", file.string());
+  return outcome_of(stream, runner);
+}
+
+}  // namespace mpi::host
