@@ -33,8 +33,9 @@ ErrorCode AdcRing::read(std::uint64_t first, std::uint32_t count, std::span<std:
     written += from.size();
     frame += run;
   }
-  // The logic may have lapped the first frames while we copied them.
-  if (write_pointer() - first > ring_frames_) return ErrorCode::corrupted;
+  // The logic may have lapped the first frames while we copied them. With the write pointer at w it is
+  // already filling frame w into the slot of frame w - ring_frames, so that frame is unsafe too.
+  if (write_pointer() - first >= ring_frames_) return ErrorCode::corrupted;
   return ErrorCode::ok;
 }
 

@@ -22,7 +22,8 @@ class AdcRing {
   // Copies frames [first, first + count) into `out` (count * channels() samples, interleaved).
   // ok: copied and still intact after the copy; not_written_yet: the write pointer is below first + count;
   // overwritten: some of the frames were already overwritten before the copy started; corrupted: the
-  // logic overwrote some of them while they were copied (the copy must be discarded).
+  // logic overwrote some of them while they were copied, or may have (the oldest frame is a whole ring
+  // behind the write pointer after the copy, so its slot is the one being filled): discard the copy.
   [[nodiscard]] ErrorCode read(std::uint64_t first, std::uint32_t count, std::span<std::int16_t> out) const noexcept;
 
  private:
