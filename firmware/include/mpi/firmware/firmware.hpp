@@ -1,0 +1,60 @@
+// The firmware daemon: wires the board (a RegisterBus), the scanner limits, the sequencer, the streaming
+// thread, the control thread and the link server together, and shuts down safely (ramp-down first).
+#pragma once
+
+#include <utility>  // before Asio
+
+#include "mpi/drivers/register_bus.hpp"
+#include "mpi/firmware/scanner_config.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace mpi::firmware {
+
+// A set-up error: the message is the one line to show (e.g. "cannot listen on 127.0.0.1:7600: address
+// already in use").
+class SetupError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ListenAddress {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: any free port
+};
+
+// Parses "HOST:PORT" ("[v6addr]:PORT" for IPv6). Throws SetupError naming the text.
+ListenAddress parse_listen_address(const std::string& text);
+
+// Opens the bus named by "shm:NAME" (the hardware-in-the-loop plant's shared memory) or "dev:PATH"
+// (the board's memory-mapped device). Throws SetupError or std::runtime_error with the driver's message.
+std::unique_ptr<drivers::RegisterBus> open_bus(const std::string& spec);
+
+class Firmware {
+ public:
+  // Checks the configuration against the board and starts listening. Throws SetupError.
+  Firmware(std::unique_ptr<drivers::RegisterBus> bus, const ScannerConfig& config, const ListenAddress& listen);
+  ~Firmware();
+  Firmware(const Firmware&) = delete;
+  Firmware& operator=(const Firmware&) = delete;
+
+  [[nodiscard]] std::uint16_t port() const;
+  [[nodiscard]] std::string listen_text() const;  // "HOST:PORT" as bound
+
+  // Ends the daemon on SIGTERM and SIGINT (call before run()).
+  void handle_signals();
+  // Serves until shutdown() (or a handled signal): then ramps any drive down, stops acquisition and
+  // returns 0, or 1 if the board did not complete the ramp-down in time.
+  int run();
+  // Thread-safe request to end run().
+  void shutdown();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mpi::firmware

@@ -1,0 +1,74 @@
+// The link server on the I/O thread: accepts host connections, keeps one controlling host at a time
+// (others get Error BUSY), runs the session protocol (Hello first, then commands), and owns every write
+// to the socket: control replies and the streamer's frames share one write path, so StreamEnd follows
+// the last chunk. Malformed input gets Error MALFORMED_FRAME and that connection is closed.
+#pragma once
+
+#include <utility>  // before Asio
+
+#include "mpi/firmware/frame_queue.hpp"
+#include "mpi/firmware/sequencer.hpp"
+#include "mpi/firmware/wakeup.hpp"
+#include "mpi/link/v1/link.pb.h"
+#include "mpi/protocol/framing.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+namespace mpi::firmware {
+
+class LinkServer {
+ public:
+  // Binds and listens on `endpoint`; throws boost::system::system_error if it cannot.
+  LinkServer(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint, Sequencer& sequencer, FrameQueue& queue,
+             const Wakeup& wakeup);
+  ~LinkServer();
+  LinkServer(const LinkServer&) = delete;
+  LinkServer& operator=(const LinkServer&) = delete;
+
+  [[nodiscard]] boost::asio::ip::tcp::endpoint local_endpoint() const;
+  void start();           // begins accepting; I/O thread
+  void stop_accepting();  // I/O thread
+  void close();           // closes every connection; I/O thread
+  // True when no frame waits to be sent or dropped and no write is in flight.
+  [[nodiscard]] bool flushed() const noexcept;
+
+ private:
+  struct Session;
+
+  void accept();
+  void reject_busy(boost::asio::ip::tcp::socket socket);
+  void read(const std::shared_ptr<Session>& session);
+  void on_bytes(const std::shared_ptr<Session>& session, std::size_t size);
+  void handle(const std::shared_ptr<Session>& session, const link::v1::Envelope& request);
+  void send(Session& session, const link::v1::Envelope& message);
+  void send_error(Session& session, std::uint64_t request_id, link::v1::ErrorCode code, const std::string& message);
+  void fail_and_close(const std::shared_ptr<Session>& session, std::uint64_t request_id, link::v1::ErrorCode code, const std::string& message);
+  void drop(const std::shared_ptr<Session>& session);
+  void fill_hello_reply(link::v1::HelloReply& reply) const;
+  void wait_for_wakeup();
+  void pump();
+
+  boost::asio::io_context* io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  Sequencer* sequencer_;
+  FrameQueue* queue_;
+  boost::asio::posix::stream_descriptor wakeup_;
+  std::array<std::byte, 8> wakeup_buffer_{};
+
+  std::shared_ptr<Session> active_;   // the controlling host's connection, if any
+  std::uint64_t next_session_id_ = 1;
+  std::uint64_t scan_id_ = 0;         // the latest scan and the session it streams to
+  std::uint64_t scan_owner_ = 0;
+  bool slot_in_flight_ = false;
+  bool accepting_ = false;
+};
+
+}  // namespace mpi::firmware

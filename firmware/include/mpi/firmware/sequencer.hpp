@@ -1,0 +1,111 @@
+// The scan sequencer: validates and applies drive configurations, starts a scan (ramp up, enable, trigger),
+// and ends it safely whatever the cause (Stop, max_samples, controller lost, shutdown, no trigger):
+// ramp down, wait for zero field, disable the drive, let the streamer send every sample up to the end of
+// the ramp, stop acquisition, send StreamEnd. The control thread calls tick() every millisecond; the I/O
+// thread calls the commands. Both go through one short mutex; tick() never allocates or logs.
+#pragma once
+
+#include "mpi/drivers/drive_channel.hpp"
+#include "mpi/drivers/register_bus.hpp"
+#include "mpi/drivers/register_map.hpp"
+#include "mpi/firmware/scanner_config.hpp"
+#include "mpi/firmware/streamer.hpp"
+#include "mpi/link/v1/link.pb.h"
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+namespace mpi::firmware {
+
+// The outcome of a command: ok, or an error code for the link and a message naming what was wrong.
+struct CommandResult {
+  link::v1::ErrorCode code = link::v1::ERROR_UNSPECIFIED;
+  std::string message;
+
+  [[nodiscard]] bool ok() const noexcept { return code == link::v1::ERROR_UNSPECIFIED; }
+  static CommandResult error(link::v1::ErrorCode c, std::string m) { return {c, std::move(m)}; }
+};
+
+enum class StopReason { stop_requested, max_samples, controller_lost, shutdown, no_trigger };
+const char* to_string(StopReason reason) noexcept;
+
+// Board geometry as the registers report it.
+struct BoardGeometry {
+  double dac_clock_hz = 0.0;
+  std::uint32_t adc_decimation = 0;
+  std::uint32_t adc_channels = 0;
+  std::uint64_t ring_frames = 0;
+  std::uint32_t drive_channels = 0;
+
+  [[nodiscard]] double adc_sample_rate_hz() const noexcept { return dac_clock_hz / adc_decimation; }
+};
+BoardGeometry read_board_geometry(const drivers::RegisterBus& bus) noexcept;
+
+class Sequencer {
+ public:
+  // Ticks the board may take to acknowledge the trigger, and to report acquisition stopped.
+  static constexpr std::uint32_t kTriggerTimeoutTicks = 1000;
+  static constexpr std::uint32_t kStopAckTimeoutTicks = 200;
+
+  Sequencer(drivers::RegisterBus& bus, const ScannerConfig& config, Streamer& streamer);
+
+  [[nodiscard]] const BoardGeometry& board() const noexcept { return board_; }
+  [[nodiscard]] const ScannerConfig& config() const noexcept { return config_; }
+
+  // Validates every field (the message names the first bad one) and writes the drive registers.
+  CommandResult configure(const link::v1::Configure& request, link::v1::ConfigureReply& reply);
+  // Starts a scan owned by controller `owner`; `scan_id` receives the tag of its frames.
+  CommandResult start(const link::v1::Start& request, std::uint64_t owner, std::uint64_t& scan_id);
+  // Ends the running scan (if any) with a ramp-down. Idempotent.
+  void stop(StopReason reason);
+  // The controller's link is gone: the control tick ramps its scan down.
+  void controller_lost(std::uint64_t owner);
+  // Ends any scan and refuses new ones.
+  void shutdown();
+
+  [[nodiscard]] bool scanning() const;
+  [[nodiscard]] link::v1::ScanState state() const;
+  void fill_status(link::v1::Status& status) const;
+
+  // The control thread's 1 ms tick: alive counter, trigger, stop conditions, ramp completion, stream end.
+  void tick() noexcept;
+
+ private:
+  enum class Phase { idle, configured, running, ramping_down, draining, ending };
+
+  void begin_ramp_down(StopReason reason) noexcept;  // with mutex_ held
+  [[nodiscard]] bool ramp_down_complete() const noexcept;
+  [[nodiscard]] link::v1::ScanState state_locked() const noexcept;
+  [[nodiscard]] bool acquisition_running() const noexcept;
+
+  drivers::RegisterBus* bus_;
+  ScannerConfig config_;
+  Streamer* streamer_;
+  BoardGeometry board_;
+
+  mutable std::mutex mutex_;
+  Phase phase_ = Phase::idle;
+  bool shutting_down_ = false;
+  // Configuration.
+  std::array<bool, drivers::regmap::kMaxDriveChannels> configured_{};
+  std::uint32_t ramp_samples_ = 1;
+  std::uint32_t chunk_samples_ = kDefaultChunkSamples;
+  // The scan.
+  std::uint64_t scan_id_ = 0;
+  std::uint64_t owner_ = 0;
+  std::uint64_t max_samples_ = 0;
+  bool triggered_ = false;
+  bool stop_pending_ = false;
+  bool has_scanned_ = false;
+  StopReason reason_ = StopReason::stop_requested;
+  std::uint32_t wait_ticks_ = 0;
+  std::uint64_t ramp_down_command_sample_ = 0;
+  std::uint64_t ramp_down_start_sample_ = 0;
+  bool ramp_down_known_ = false;
+  bool owner_lost_ = false;
+  std::uint32_t alive_ = 0;
+};
+
+}  // namespace mpi::firmware

@@ -1,0 +1,362 @@
+#include "mpi/firmware/link_server.hpp"
+
+#include "mpi/protocol/version.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace mpi::firmware {
+
+namespace asio = boost::asio;
+namespace v1 = link::v1;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+// How long a connection that is being refused may take to read our Error before it is closed hard.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+
+std::string endpoint_text(const tcp::socket& socket) {
+  error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  if (ec) return "unknown peer";
+  return peer.address().to_string() + ":" + std::to_string(peer.port());
+}
+
+std::string body_name(const v1::Envelope& envelope) {
+  const auto* field = v1::Envelope::descriptor()->FindFieldByNumber(static_cast<int>(envelope.body_case()));
+  return field != nullptr ? field->name() : "message";
+}
+
+}  // namespace
+
+struct LinkServer::Session {
+  Session(tcp::socket s, std::uint64_t session_id) : socket(std::move(s)), id(session_id), peer(endpoint_text(socket)) {}
+
+  tcp::socket socket;
+  std::uint64_t id;
+  std::string peer;
+  protocol::FrameDecoder decoder;
+  std::array<std::byte, 1U << 16> buffer{};
+  std::deque<std::string> outgoing;  // control frames, sent before any waiting chunk
+  bool greeted = false;
+  bool open = true;
+  bool writing = false;
+  bool close_when_flushed = false;
+};
+
+namespace {
+
+// Stops sending, reads and discards until the peer closes (so it can read what we sent instead of
+// getting a reset), and closes the socket after kLingerTime at the latest.
+template <typename SessionPtr>
+void linger_close(asio::io_context& io, const SessionPtr& session) {
+  error_code ignored;
+  session->socket.shutdown(tcp::socket::shutdown_send, ignored);
+  auto timer = std::make_shared<asio::steady_timer>(io, kLingerTime);
+  timer->async_wait([session, timer](const error_code&) {
+    error_code e;
+    session->socket.close(e);
+  });
+  struct Discard {
+    SessionPtr session;
+    std::shared_ptr<asio::steady_timer> timer;
+    void operator()(const error_code& ec, std::size_t) const {
+      if (ec) {
+        timer->cancel();
+        error_code e;
+        session->socket.close(e);
+        return;
+      }
+      session->socket.async_read_some(asio::buffer(session->buffer), *this);
+    }
+  };
+  session->socket.async_read_some(asio::buffer(session->buffer), Discard{session, timer});
+}
+
+}  // namespace
+
+LinkServer::LinkServer(asio::io_context& io, const tcp::endpoint& endpoint, Sequencer& sequencer, FrameQueue& queue, const Wakeup& wakeup)
+    : io_(&io), acceptor_(io), sequencer_(&sequencer), queue_(&queue), wakeup_(io, wakeup.duplicate_descriptor()) {
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(tcp::acceptor::reuse_address(true));
+  acceptor_.bind(endpoint);
+  acceptor_.listen();
+}
+
+LinkServer::~LinkServer() = default;
+
+tcp::endpoint LinkServer::local_endpoint() const { return acceptor_.local_endpoint(); }
+
+void LinkServer::start() {
+  accepting_ = true;
+  accept();
+  wait_for_wakeup();
+}
+
+void LinkServer::stop_accepting() {
+  accepting_ = false;
+  error_code ignored;
+  acceptor_.close(ignored);
+}
+
+void LinkServer::close() {
+  stop_accepting();
+  if (active_) {
+    const std::shared_ptr<Session> session = active_;
+    drop(session);
+  }
+  error_code ignored;
+  wakeup_.close(ignored);
+}
+
+bool LinkServer::flushed() const noexcept {
+  return queue_->empty() && !slot_in_flight_ && (!active_ || active_->outgoing.empty());
+}
+
+void LinkServer::accept() {
+  acceptor_.async_accept([this](const error_code& ec, tcp::socket socket) {
+    if (!accepting_) return;
+    if (!ec) {
+      error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      if (active_) {
+        reject_busy(std::move(socket));
+      } else {
+        active_ = std::make_shared<Session>(std::move(socket), next_session_id_++);
+        spdlog::info("host {} connected", active_->peer);
+        read(active_);
+      }
+    } else if (ec == asio::error::operation_aborted) {
+      return;
+    }
+    accept();
+  });
+}
+
+void LinkServer::reject_busy(tcp::socket socket) {
+  auto session = std::make_shared<Session>(std::move(socket), 0);
+  spdlog::warn("host {} refused: another host controls the scanner", session->peer);
+  v1::Envelope message;
+  message.mutable_error()->set_code(v1::ERROR_BUSY);
+  message.mutable_error()->set_message("another host (" + active_->peer + ") controls the scanner");
+  session->outgoing.emplace_back();
+  protocol::append_frame(message, session->outgoing.back());
+  asio::async_write(session->socket, asio::buffer(session->outgoing.back()), [this, session](const error_code& ec, std::size_t) {
+    if (ec) {
+      error_code ignored;
+      session->socket.close(ignored);
+      return;
+    }
+    linger_close(*io_, session);
+  });
+}
+
+void LinkServer::read(const std::shared_ptr<Session>& session) {
+  session->socket.async_read_some(asio::buffer(session->buffer), [this, session](const error_code& ec, std::size_t size) {
+    if (!session->open) return;
+    if (ec) {
+      if (ec != asio::error::eof) spdlog::info("host {}: link lost: {}", session->peer, ec.message());
+      drop(session);
+      pump();
+      return;
+    }
+    on_bytes(session, size);
+  });
+}
+
+void LinkServer::on_bytes(const std::shared_ptr<Session>& session, std::size_t size) {
+  session->decoder.feed(session->buffer.data(), size);
+  for (;;) {
+    std::span<const std::byte> payload;
+    const protocol::FrameDecoder::Result result = session->decoder.next(payload);
+    if (result == protocol::FrameDecoder::Result::need_more) break;
+    if (result == protocol::FrameDecoder::Result::oversized) {
+      fail_and_close(session, 0, v1::ERROR_MALFORMED_FRAME,
+                     fmt::format("frame length {} bytes exceeds the limit of {} bytes", session->decoder.announced_length(),
+                                 session->decoder.max_frame_bytes()));
+      return;
+    }
+    v1::Envelope request;
+    std::string error;
+    if (!protocol::parse_envelope(payload, request, error)) {
+      fail_and_close(session, 0, v1::ERROR_MALFORMED_FRAME, error);
+      return;
+    }
+    handle(session, request);
+    if (!session->open || session->close_when_flushed) return;
+  }
+  read(session);
+}
+
+void LinkServer::fill_hello_reply(v1::HelloReply& reply) const {
+  const BoardGeometry& board = sequencer_->board();
+  const ScannerConfig& config = sequencer_->config();
+  reply.set_protocol_major(protocol::kProtocolMajor);
+  reply.set_protocol_minor(protocol::kProtocolMinor);
+  reply.set_server_name("mpi-firmware");
+  v1::BoardInfo* info = reply.mutable_board();
+  info->set_adc_sample_rate_hz(board.adc_sample_rate_hz());
+  info->set_adc_channels(board.adc_channels);
+  info->set_ring_frames(board.ring_frames);
+  info->set_dac_clock_hz(board.dac_clock_hz);
+  info->set_drive_channels(board.drive_channels);
+  info->set_drive_max_amplitude_t(config.max_amplitude_t);
+  info->set_selection_gradient_t_per_m(config.selection_gradient_t_per_m);
+  for (const std::string& name : config.adc_channel_names) info->add_adc_channel_names(name);
+}
+
+void LinkServer::handle(const std::shared_ptr<Session>& session, const v1::Envelope& request) {
+  const std::uint64_t id = request.request_id();
+  v1::Envelope reply;
+  reply.set_request_id(id);
+
+  if (!session->greeted) {
+    if (!request.has_hello()) {
+      fail_and_close(session, id, v1::ERROR_NOT_ALLOWED, "the first message must be Hello, got " + body_name(request));
+      return;
+    }
+    const v1::Hello& hello = request.hello();
+    if (hello.protocol_major() != protocol::kProtocolMajor) {
+      fail_and_close(session, id, v1::ERROR_VERSION_MISMATCH,
+                     fmt::format("protocol major version {} is not supported: this firmware speaks {}.{}", hello.protocol_major(),
+                                 protocol::kProtocolMajor, protocol::kProtocolMinor));
+      return;
+    }
+    session->greeted = true;
+    spdlog::info("host {} ({}) is the controller", session->peer, hello.client_name());
+    fill_hello_reply(*reply.mutable_hello_reply());
+    send(*session, reply);
+    return;
+  }
+
+  switch (request.body_case()) {
+    case v1::Envelope::kConfigure: {
+      const CommandResult result = sequencer_->configure(request.configure(), *reply.mutable_configure_reply());
+      if (!result.ok()) {
+        send_error(*session, id, result.code, result.message);
+        return;
+      }
+      break;
+    }
+    case v1::Envelope::kStart: {
+      std::uint64_t scan_id = 0;
+      const CommandResult result = sequencer_->start(request.start(), session->id, scan_id);
+      if (!result.ok()) {
+        send_error(*session, id, result.code, result.message);
+        return;
+      }
+      scan_id_ = scan_id;
+      scan_owner_ = session->id;
+      sequencer_->fill_status(*reply.mutable_status());
+      break;
+    }
+    case v1::Envelope::kStop:
+      sequencer_->stop(StopReason::stop_requested);
+      sequencer_->fill_status(*reply.mutable_status());
+      break;
+    case v1::Envelope::kStatusRequest:
+      sequencer_->fill_status(*reply.mutable_status());
+      break;
+    case v1::Envelope::kHello:
+      send_error(*session, id, v1::ERROR_NOT_ALLOWED, "Hello was already received on this connection");
+      return;
+    default:
+      send_error(*session, id, v1::ERROR_NOT_ALLOWED, body_name(request) + " is not a request the firmware accepts");
+      return;
+  }
+  send(*session, reply);
+}
+
+void LinkServer::send(Session& session, const v1::Envelope& message) {
+  session.outgoing.emplace_back();
+  protocol::append_frame(message, session.outgoing.back());
+  pump();
+}
+
+void LinkServer::send_error(Session& session, std::uint64_t request_id, v1::ErrorCode code, const std::string& message) {
+  v1::Envelope reply;
+  reply.set_request_id(request_id);
+  reply.mutable_error()->set_code(code);
+  reply.mutable_error()->set_message(message);
+  send(session, reply);
+}
+
+void LinkServer::fail_and_close(const std::shared_ptr<Session>& session, std::uint64_t request_id, v1::ErrorCode code,
+                                const std::string& message) {
+  spdlog::warn("host {}: {}: {}; closing the connection", session->peer, v1::ErrorCode_Name(code), message);
+  sequencer_->controller_lost(session->id);  // ramps its scan down, if it has one
+  session->close_when_flushed = true;
+  send_error(*session, request_id, code, message);
+}
+
+void LinkServer::drop(const std::shared_ptr<Session>& session) {
+  if (!session->open) return;
+  session->open = false;
+  if (active_ == session) active_.reset();
+  sequencer_->controller_lost(session->id);
+  spdlog::info("host {} disconnected", session->peer);
+  if (session->close_when_flushed) {
+    linger_close(*io_, session);
+  } else {
+    error_code ignored;
+    session->socket.shutdown(tcp::socket::shutdown_both, ignored);
+    session->socket.close(ignored);
+  }
+}
+
+void LinkServer::wait_for_wakeup() {
+  wakeup_.async_read_some(asio::buffer(wakeup_buffer_), [this](const error_code& ec, std::size_t) {
+    if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) return;
+    pump();
+    wait_for_wakeup();
+  });
+}
+
+void LinkServer::pump() {
+  const std::shared_ptr<Session> session = active_;
+  const bool streaming_to_session = session && session->open && !session->close_when_flushed && session->id == scan_owner_;
+  if (!slot_in_flight_) {
+    // Frames of a scan whose controller is gone are dropped.
+    while (const FrameSlot* frame = queue_->front()) {
+      if (streaming_to_session && frame->tag == scan_id_) break;
+      queue_->pop();
+    }
+  }
+  if (!session || !session->open || session->writing) return;
+  if (!session->outgoing.empty()) {
+    session->writing = true;
+    asio::async_write(session->socket, asio::buffer(session->outgoing.front()), [this, session](const error_code& ec, std::size_t) {
+      session->writing = false;
+      session->outgoing.pop_front();
+      if (ec && session->open) drop(session);
+      pump();
+    });
+    return;
+  }
+  if (session->close_when_flushed) {
+    drop(session);
+    pump();
+    return;
+  }
+  if (slot_in_flight_) return;
+  if (const FrameSlot* frame = queue_->front()) {
+    slot_in_flight_ = true;
+    session->writing = true;
+    const std::span<const std::byte> bytes = frame->frame();
+    asio::async_write(session->socket, asio::buffer(bytes.data(), bytes.size()), [this, session](const error_code& ec, std::size_t) {
+      session->writing = false;
+      slot_in_flight_ = false;
+      queue_->pop();
+      if (ec && session->open) drop(session);
+      pump();
+    });
+  }
+}
+
+}  // namespace mpi::firmware

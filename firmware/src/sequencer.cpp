@@ -1,0 +1,326 @@
+#include "mpi/firmware/sequencer.hpp"
+
+#include "mpi/drivers/register_map.hpp"
+#include "mpi/protocol/framing.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace mpi::firmware {
+
+namespace v1 = link::v1;
+using namespace drivers::regmap;
+
+const char* to_string(StopReason reason) noexcept {
+  switch (reason) {
+    case StopReason::stop_requested: return "stop requested";
+    case StopReason::max_samples: return "max_samples reached";
+    case StopReason::controller_lost: return "controller link lost";
+    case StopReason::shutdown: return "firmware shutting down";
+    case StopReason::no_trigger: return "acquisition did not start (the board did not acknowledge the trigger)";
+  }
+  return "unknown";
+}
+
+BoardGeometry read_board_geometry(const drivers::RegisterBus& bus) noexcept {
+  BoardGeometry g;
+  g.dac_clock_hz = bus.read32(kDacClockHz);
+  g.adc_decimation = bus.read32(kAdcDecimation);
+  g.adc_channels = bus.read32(kAdcChannels);
+  g.ring_frames = std::uint64_t{1} << std::min<std::uint32_t>(bus.read32(kRingFramesLog2), 40);
+  g.drive_channels = std::min<std::uint32_t>(bus.read32(kDriveChannels), kMaxDriveChannels);
+  return g;
+}
+
+Sequencer::Sequencer(drivers::RegisterBus& bus, const ScannerConfig& config, Streamer& streamer)
+    : bus_(&bus), config_(config), streamer_(&streamer), board_(read_board_geometry(bus)) {}
+
+CommandResult Sequencer::configure(const v1::Configure& request, v1::ConfigureReply& reply) {
+  using R = CommandResult;
+  {
+    const std::lock_guard lock(mutex_);
+    if (shutting_down_) return R::error(v1::ERROR_NOT_ALLOWED, "Configure: the firmware is shutting down");
+    if (phase_ != Phase::idle && phase_ != Phase::configured) {
+      return R::error(v1::ERROR_NOT_ALLOWED, "Configure is not allowed while a scan runs (state " + v1::ScanState_Name(state_locked()) + ")");
+    }
+  }
+  // Validation reads only the configuration and fixed board geometry.
+  if (request.drive_size() == 0) return R::error(v1::ERROR_INVALID_ARGUMENT, "drive: at least one drive channel must be configured");
+  const double nyquist_hz = board_.adc_sample_rate_hz() / 2.0;
+  const double full_scale_t = config_.tesla_per_full_scale;
+  std::array<int, kMaxDriveChannels> seen{};
+  seen.fill(-1);
+  for (int i = 0; i < request.drive_size(); ++i) {
+    const v1::DriveChannelConfig& d = request.drive(i);
+    const std::string name = fmt::format("drive[{}]", i);
+    if (d.channel() >= board_.drive_channels) {
+      return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("{}.channel = {} does not exist: the board has {} drive channel(s)", name,
+                                                              d.channel(), board_.drive_channels));
+    }
+    if (seen[d.channel()] >= 0) {
+      return R::error(v1::ERROR_INVALID_ARGUMENT,
+                      fmt::format("{}.channel = {} is already configured by drive[{}]", name, d.channel(), seen[d.channel()]));
+    }
+    seen[d.channel()] = i;
+    const double f = d.frequency_hz();
+    if (!std::isfinite(f) || !(f > 0.0)) {
+      return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("{}.frequency_hz = {} Hz must be positive", name, f));
+    }
+    if (f > config_.max_frequency_hz) {
+      return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("{}.frequency_hz = {} Hz exceeds the limit {} Hz", name, f, config_.max_frequency_hz));
+    }
+    if (!(f < nyquist_hz)) {
+      return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("{}.frequency_hz = {} Hz is not below the ADC Nyquist frequency {} Hz", name, f, nyquist_hz));
+    }
+    const double a = d.amplitude_t();
+    if (!std::isfinite(a) || !(a > 0.0)) {
+      return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("{}.amplitude_t = {} T must be positive", name, a));
+    }
+    if (a > config_.max_amplitude_t) {
+      return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("{}.amplitude_t = {} T exceeds the limit {} T", name, a, config_.max_amplitude_t));
+    }
+    if (a > full_scale_t) {
+      return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("{}.amplitude_t = {} T exceeds the DAC full scale {} T", name, a, full_scale_t));
+    }
+    if (!std::isfinite(d.phase_rad())) {
+      return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("{}.phase_rad = {} must be finite", name, d.phase_rad()));
+    }
+  }
+  if (request.ramp_samples() == 0) return R::error(v1::ERROR_INVALID_ARGUMENT, "ramp_samples = 0: the ramp must last at least 1 sample");
+  const std::uint32_t max_chunk = max_chunk_samples(board_.adc_channels);
+  const std::uint32_t chunk = request.chunk_samples() == 0 ? std::min(kDefaultChunkSamples, max_chunk) : request.chunk_samples();
+  if (chunk > max_chunk) {
+    return R::error(v1::ERROR_INVALID_ARGUMENT,
+                    fmt::format("chunk_samples = {} exceeds the maximum {} (a chunk of {} channels must fit one {}-byte frame)",
+                                request.chunk_samples(), max_chunk, board_.adc_channels, protocol::kMaxFrameBytes));
+  }
+
+  const std::lock_guard lock(mutex_);
+  if (phase_ != Phase::idle && phase_ != Phase::configured) {
+    return R::error(v1::ERROR_NOT_ALLOWED, "Configure is not allowed while a scan runs (state " + v1::ScanState_Name(state_locked()) + ")");
+  }
+  reply.Clear();
+  std::array<bool, kMaxDriveChannels> configured{};
+  for (int i = 0; i < request.drive_size(); ++i) {
+    const v1::DriveChannelConfig& d = request.drive(i);
+    drivers::DriveChannel channel(*bus_, d.channel());
+    drivers::DriveSettings settings;
+    settings.frequency_hz = d.frequency_hz();
+    settings.amplitude_full_scale = d.amplitude_t() / full_scale_t;
+    settings.phase_rad = d.phase_rad();
+    settings.ramp_samples = request.ramp_samples();
+    drivers::RealisedDrive realised;
+    const drivers::ErrorCode code = channel.configure(settings, realised);
+    if (code != drivers::ErrorCode::ok) {
+      phase_ = Phase::idle;
+      configured_ = {};
+      return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("drive[{}]: {}", i, drivers::to_string(code)));
+    }
+    configured[d.channel()] = true;
+    v1::RealisedDriveChannel* out = reply.add_drive();
+    out->set_channel(d.channel());
+    out->set_frequency_hz(realised.frequency_hz);
+    out->set_amplitude_t(realised.amplitude_full_scale * full_scale_t);
+    out->set_phase_rad(realised.phase_rad);
+    out->set_phase_increment(realised.phase_increment);
+  }
+  configured_ = configured;
+  ramp_samples_ = request.ramp_samples();
+  chunk_samples_ = chunk;
+  reply.set_ramp_samples(ramp_samples_);
+  reply.set_chunk_samples(chunk_samples_);
+  phase_ = Phase::configured;
+  return {};
+}
+
+CommandResult Sequencer::start(const v1::Start& request, std::uint64_t owner, std::uint64_t& scan_id) {
+  const std::lock_guard lock(mutex_);
+  if (shutting_down_) return CommandResult::error(v1::ERROR_NOT_ALLOWED, "Start: the firmware is shutting down");
+  if (phase_ != Phase::configured || !streamer_->idle()) {
+    return CommandResult::error(v1::ERROR_NOT_ALLOWED,
+                                "Start needs a configured scanner that is not scanning (state " + v1::ScanState_Name(state_locked()) + ")");
+  }
+  ++scan_id_;
+  scan_id = scan_id_;
+  owner_ = owner;
+  owner_lost_ = false;
+  max_samples_ = request.max_samples();
+  triggered_ = false;
+  stop_pending_ = false;
+  has_scanned_ = true;
+  ramp_down_known_ = false;
+  ramp_down_start_sample_ = 0;
+  wait_ticks_ = 0;
+  // Ramp first (it applies at the trigger, sample 0), then enable, then trigger.
+  for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
+    if (configured_[ch]) drivers::DriveChannel(*bus_, ch).ramp_up();
+  }
+  for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
+    if (configured_[ch]) drivers::DriveChannel(*bus_, ch).enable(true);
+  }
+  bus_->write32(kAcqControl, bus_->read32(kAcqControl) | kAcqRun);
+  phase_ = Phase::running;
+  return {};
+}
+
+void Sequencer::stop(StopReason reason) {
+  const std::lock_guard lock(mutex_);
+  begin_ramp_down(reason);
+}
+
+void Sequencer::controller_lost(std::uint64_t owner) {
+  const std::lock_guard lock(mutex_);
+  if (owner == owner_ && phase_ == Phase::running) owner_lost_ = true;  // the control tick ramps down
+}
+
+void Sequencer::shutdown() {
+  const std::lock_guard lock(mutex_);
+  shutting_down_ = true;
+  if (phase_ == Phase::idle || phase_ == Phase::configured) {
+    bus_->write32(kAcqControl, bus_->read32(kAcqControl) & ~kAcqRun);  // no scan: make sure acquisition is stopped
+  }
+  begin_ramp_down(StopReason::shutdown);
+}
+
+bool Sequencer::scanning() const {
+  const std::lock_guard lock(mutex_);
+  return phase_ != Phase::idle && phase_ != Phase::configured;
+}
+
+v1::ScanState Sequencer::state() const {
+  const std::lock_guard lock(mutex_);
+  return state_locked();
+}
+
+v1::ScanState Sequencer::state_locked() const noexcept {
+  switch (phase_) {
+    case Phase::idle: return v1::SCAN_STATE_IDLE;
+    case Phase::configured: return v1::SCAN_STATE_CONFIGURED;
+    case Phase::running:
+      return (triggered_ && bus_->read64(kWritePointer) >= ramp_samples_) ? v1::SCAN_STATE_RUNNING : v1::SCAN_STATE_RAMPING_UP;
+    case Phase::ramping_down:
+    case Phase::draining:
+    case Phase::ending: return v1::SCAN_STATE_RAMPING_DOWN;
+  }
+  return v1::SCAN_STATE_UNSPECIFIED;
+}
+
+void Sequencer::fill_status(v1::Status& status) const {
+  const std::lock_guard lock(mutex_);
+  status.set_state(state_locked());
+  status.set_write_pointer(bus_->read64(kWritePointer));
+  status.set_next_sample(streamer_->next_sample());
+  status.set_overwritten_events(streamer_->overwritten_events() + streamer_->corrupted_events());
+  status.set_ramp_up_end_sample(has_scanned_ ? ramp_samples_ : 0);
+  status.set_ramp_down_start_sample(ramp_down_known_ ? ramp_down_start_sample_ : 0);
+  if (shutting_down_) status.set_fault("firmware shutting down");
+}
+
+bool Sequencer::acquisition_running() const noexcept { return (bus_->read32(kAcqStatus) & kAcqRunning) != 0; }
+
+void Sequencer::begin_ramp_down(StopReason reason) noexcept {
+  if (phase_ != Phase::running) return;  // not scanning, or already ending
+  if (!triggered_) {
+    // The ramp-up applies at the trigger; a ramp-down must come after it.
+    if (!stop_pending_) reason_ = reason;
+    stop_pending_ = true;
+    return;
+  }
+  reason_ = reason;
+  const std::uint64_t wp = bus_->read64(kWritePointer);
+  ramp_down_command_sample_ = wp;
+  streamer_->mark_ramp_down(wp);  // before the command, so the streamer flags every ramp sample
+  for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
+    if (configured_[ch]) drivers::DriveChannel(*bus_, ch).ramp_down();
+  }
+  phase_ = Phase::ramping_down;
+}
+
+bool Sequencer::ramp_down_complete() const noexcept {
+  // The logic has applied our ramp-down (event at or after the command) and brought the factor to zero.
+  const std::uint64_t wp = bus_->read64(kWritePointer);
+  for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
+    if (!configured_[ch]) continue;
+    const drivers::DriveChannel channel(*bus_, ch);
+    const std::uint64_t event = channel.ramp_event_sample();
+    if (channel.ramp_factor() != 0.0 || event < ramp_down_command_sample_ || wp <= event) return false;
+  }
+  return true;
+}
+
+void Sequencer::tick() noexcept {
+  const std::lock_guard lock(mutex_);
+  bus_->write32(kAliveCounter, ++alive_);
+
+  if (owner_lost_) {
+    owner_lost_ = false;
+    begin_ramp_down(StopReason::controller_lost);
+  }
+
+  switch (phase_) {
+    case Phase::idle:
+    case Phase::configured:
+      break;
+    case Phase::running:
+      if (!triggered_) {
+        if (acquisition_running()) {
+          triggered_ = true;
+          streamer_->arm(scan_id_, chunk_samples_, ramp_samples_);
+        } else if (++wait_ticks_ >= kTriggerTimeoutTicks) {
+          // The board never started: nothing was driven (the ramp applies only at the trigger).
+          reason_ = StopReason::no_trigger;
+          for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
+            if (configured_[ch]) drivers::DriveChannel(*bus_, ch).enable(false);
+          }
+          streamer_->arm(scan_id_, chunk_samples_, ramp_samples_);
+          streamer_->finish_at(0);
+          phase_ = Phase::draining;
+          break;
+        } else {
+          break;
+        }
+      }
+      if (stop_pending_) {
+        begin_ramp_down(reason_);
+      } else if (max_samples_ != 0 && bus_->read64(kWritePointer) >= std::uint64_t{ramp_samples_} + max_samples_) {
+        begin_ramp_down(StopReason::max_samples);
+      }
+      break;
+    case Phase::ramping_down:
+      if (ramp_down_complete()) {
+        for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
+          if (configured_[ch]) drivers::DriveChannel(*bus_, ch).enable(false);
+        }
+        for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
+          if (configured_[ch]) {
+            ramp_down_start_sample_ = drivers::DriveChannel(*bus_, ch).ramp_event_sample();
+            break;
+          }
+        }
+        ramp_down_known_ = true;
+        streamer_->finish_at(bus_->read64(kWritePointer));
+        phase_ = Phase::draining;
+      }
+      break;
+    case Phase::draining:
+      if (streamer_->drained()) {
+        bus_->write32(kAcqControl, bus_->read32(kAcqControl) & ~kAcqRun);
+        StreamEndInfo info;
+        info.ramp_up_end_sample = ramp_samples_;
+        info.ramp_down_start_sample = ramp_down_known_ ? ramp_down_start_sample_ : 0;
+        info.reason = to_string(reason_);
+        streamer_->send_end(info);
+        wait_ticks_ = 0;
+        phase_ = Phase::ending;
+      }
+      break;
+    case Phase::ending:
+      ++wait_ticks_;
+      if (streamer_->idle() && (!acquisition_running() || wait_ticks_ >= kStopAckTimeoutTicks)) phase_ = Phase::configured;
+      break;
+  }
+}
+
+}  // namespace mpi::firmware

@@ -1,0 +1,137 @@
+#include "fake_board.hpp"
+
+#include "mpi/drivers/register_map.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+namespace mpi::firmware::test {
+
+using namespace drivers::regmap;
+
+namespace {
+
+std::string unique_name() {
+  static std::atomic<int> counter{0};
+  return "/mpi-fw-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
+}
+
+drivers::RegionGeometry geometry() {
+  drivers::RegionGeometry g;
+  g.dac_clock_hz = FakeBoard::kDacClockHz;
+  g.adc_decimation = FakeBoard::kDecimation;
+  g.adc_channels = FakeBoard::kAdcChannels;
+  g.ring_frames_log2 = FakeBoard::kRingLog2;
+  g.drive_channels = FakeBoard::kDriveChannels;
+  return g;
+}
+
+}  // namespace
+
+std::int16_t pattern(std::uint64_t sample, unsigned channel) {
+  const std::uint64_t mixed = (sample * 2654435761ULL + channel * 40503ULL + (sample >> 16)) & 0xFFFFU;
+  return static_cast<std::int16_t>(static_cast<std::uint16_t>(mixed));
+}
+
+FakeBoard::FakeBoard()
+    : name_(unique_name()), region_(drivers::SharedMemoryRegion::create(name_, geometry())), regs_(region_.base()) {
+  thread_ = std::thread([this] { run(); });
+}
+
+FakeBoard::~FakeBoard() {
+  quit_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
+StopObservation FakeBoard::last_stop() const {
+  const std::lock_guard lock(mutex_);
+  return last_stop_;
+}
+
+bool FakeBoard::wait_for_stops(std::uint64_t count, int timeout_ms) const {
+  for (int i = 0; i < timeout_ms; ++i) {
+    if (stops_.load() >= count) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return stops_.load() >= count;
+}
+
+void FakeBoard::produce(std::uint64_t first, std::uint64_t count) {
+  const auto ring = region_.ring();
+  const std::uint64_t frames = std::uint64_t{1} << kRingLog2;
+  for (std::uint64_t n = first; n < first + count; ++n) {
+    const std::uint64_t slot = n & (frames - 1U);
+    for (unsigned c = 0; c < kAdcChannels; ++c) ring[slot * kAdcChannels + c] = pattern(n, c);
+  }
+}
+
+void FakeBoard::run() {
+  bool running = false;
+  std::array<double, kDriveChannels> factor{};
+  std::array<int, kDriveChannels> direction{};
+  std::array<bool, kDriveChannels> ramped_down{};
+  std::array<bool, kDriveChannels> was_enabled{};
+  while (!quit_.load()) {
+    std::this_thread::sleep_for(std::chrono::microseconds(250));
+    const bool run_bit = (regs_.read32(kAcqControl) & kAcqRun) != 0;
+    if (!producing_.load()) continue;
+    if (run_bit && !running) {  // trigger: counter to 0, then report running
+      running = true;
+      regs_.write64(kWritePointer, 0);
+      ramped_down.fill(false);
+      regs_.write32(kAcqStatus, kAcqRunning);
+    } else if (!run_bit && running) {
+      running = false;
+      StopObservation seen;
+      seen.write_pointer = regs_.read64(kWritePointer);
+      for (unsigned ch = 0; ch < kDriveChannels; ++ch) {
+        seen.ramp_factor[ch] = regs_.read32(drive_register(ch, kDriveRampFactor));
+        seen.enabled[ch] = (regs_.read32(drive_register(ch, kDriveControl)) & kDriveEnable) != 0;
+        seen.ramped_down[ch] = ramped_down[ch];
+        seen.down_event_sample[ch] = regs_.read64(drive_register(ch, kDriveRampEventSample));
+      }
+      {
+        const std::lock_guard lock(mutex_);
+        last_stop_ = seen;
+      }
+      regs_.write32(kAcqStatus, 0);
+      stops_.fetch_add(1);
+    }
+    // A drive switched off while its ramp factor is not zero is a hard cut.
+    for (unsigned ch = 0; ch < kDriveChannels; ++ch) {
+      const bool enabled = (regs_.read32(drive_register(ch, kDriveControl)) & kDriveEnable) != 0;
+      if (was_enabled[ch] && !enabled && factor[ch] > 0.0) hard_cuts_.fetch_add(1);
+      was_enabled[ch] = enabled;
+    }
+    if (!running) continue;
+
+    const std::uint64_t wp = regs_.read64(kWritePointer);
+    for (unsigned ch = 0; ch < kDriveChannels; ++ch) {
+      const auto command = static_cast<RampCommand>(regs_.take32(drive_register(ch, kDriveRampCommand)));
+      if (command == RampCommand::up || command == RampCommand::down) {
+        direction[ch] = command == RampCommand::up ? 1 : -1;
+        if (command == RampCommand::down) ramped_down[ch] = true;
+        regs_.write64(drive_register(ch, kDriveRampEventSample), wp);
+      }
+    }
+    std::uint64_t count = kBlockFrames;
+    if (const std::uint64_t jump = jump_.exchange(0); jump != 0) {
+      const std::uint64_t frames = std::uint64_t{1} << kRingLog2;
+      produce(wp + jump - std::min(jump, frames), std::min(jump, frames));
+      count = jump;
+    } else {
+      produce(wp, count);
+    }
+    for (unsigned ch = 0; ch < kDriveChannels; ++ch) {
+      const double ramp = std::max<std::uint32_t>(1, regs_.read32(drive_register(ch, kDriveRampSamples)));
+      factor[ch] = std::clamp(factor[ch] + direction[ch] * static_cast<double>(count) / ramp, 0.0, 1.0);
+      regs_.write32(drive_register(ch, kDriveRampFactor), static_cast<std::uint32_t>(std::lround(factor[ch] * kRampFactorOne)));
+    }
+    regs_.write64(kWritePointer, wp + count);
+  }
+}
+
+}  // namespace mpi::firmware::test

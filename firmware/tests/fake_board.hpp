@@ -1,0 +1,75 @@
+// A stand-in for the board's logic in tests: owns a shared-memory register map and ADC ring, and on its own
+// thread acknowledges the trigger, advances the write pointer, fills the ring with a known pattern
+// (pattern(sample, channel)) and applies ramp commands the way register_map.hpp describes. It records
+// what it saw when acquisition was stopped, so tests can check the order of the firmware's commands.
+#pragma once
+
+#include "mpi/drivers/register_block.hpp"
+#include "mpi/drivers/shared_memory_region.hpp"
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace mpi::firmware::test {
+
+// The ADC value the fake logic writes for `sample` (index since the trigger) in `channel`.
+std::int16_t pattern(std::uint64_t sample, unsigned channel);
+
+struct StopObservation {
+  std::uint64_t write_pointer = 0;                 // frames acquired when acquisition stopped
+  std::array<std::uint32_t, 4> ramp_factor{};      // Q16 per drive channel at that moment
+  std::array<bool, 4> enabled{};
+  std::array<bool, 4> ramped_down{};               // a ramp-down command had been applied
+  std::array<std::uint64_t, 4> down_event_sample{};
+};
+
+class FakeBoard {
+ public:
+  static constexpr std::uint32_t kDacClockHz = 125'000'000;
+  static constexpr std::uint32_t kDecimation = 125;  // 1 MS/s
+  static constexpr std::uint32_t kAdcChannels = 2;
+  static constexpr std::uint32_t kRingLog2 = 20;
+  static constexpr std::uint32_t kDriveChannels = 2;
+  static constexpr std::uint32_t kBlockFrames = 250;
+
+  FakeBoard();   // creates a uniquely named region and starts the logic thread
+  ~FakeBoard();  // stops the thread and removes the region
+  FakeBoard(const FakeBoard&) = delete;
+  FakeBoard& operator=(const FakeBoard&) = delete;
+
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  [[nodiscard]] const drivers::RegisterBlock& registers() const noexcept { return regs_; }
+
+  // Whether the logic answers the trigger and produces samples.
+  void set_producing(bool on) noexcept { producing_.store(on); }
+  // Makes the logic jump `frames` ahead at once (as if the reader had stalled), filling the ring correctly.
+  void jump(std::uint64_t frames) noexcept { jump_.store(frames); }
+
+  [[nodiscard]] std::uint64_t stops() const noexcept { return stops_.load(); }
+  [[nodiscard]] std::uint64_t hard_cuts() const noexcept { return hard_cuts_.load(); }
+  [[nodiscard]] StopObservation last_stop() const;
+  // Waits (bounded) until the logic has seen `count` acquisition stops.
+  bool wait_for_stops(std::uint64_t count, int timeout_ms = 10000) const;
+
+ private:
+  void run();
+  void produce(std::uint64_t first, std::uint64_t count);
+
+  std::string name_;
+  drivers::SharedMemoryRegion region_;
+  drivers::RegisterBlock regs_;
+  std::thread thread_;
+  std::atomic<bool> quit_{false};
+  std::atomic<bool> producing_{true};
+  std::atomic<std::uint64_t> jump_{0};
+  std::atomic<std::uint64_t> stops_{0};
+  std::atomic<std::uint64_t> hard_cuts_{0};
+  mutable std::mutex mutex_;
+  StopObservation last_stop_;
+};
+
+}  // namespace mpi::firmware::test

@@ -1,0 +1,274 @@
+// The mpi-firmware executable as a child process: set-up errors (one line on stderr, exit status 2), the
+// "listening" line and port file, and SIGTERM (ramp-down, then exit 0).
+#include "fake_board.hpp"
+#include "link_test_client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace mpi::firmware::test {
+namespace {
+
+namespace v1 = link::v1;
+
+const char* const kScanner = R"(
+[board]
+adc_channel_names = ["rx_x", "ref_x"]
+[drive]
+tesla_per_full_scale = 0.020
+max_amplitude_t = 0.016
+max_frequency_hz = 150000
+[selection]
+gradient_t_per_m = 2.0
+)";
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "mpi-firmware-test-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] std::string file(const std::string& name) const { return (path_ / name).string(); }
+  [[nodiscard]] std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(file(name)) << text;
+    return file(name);
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The firmware as a child process with stdout on a pipe and stderr in a file. Killed if still running.
+class Child {
+ public:
+  Child(const std::vector<std::string>& args, const std::string& stderr_path) {
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      const int err = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (err >= 0) ::dup2(err, STDERR_FILENO);
+      std::vector<char*> argv;
+      std::string binary = MPI_FIRMWARE_BINARY;
+      argv.push_back(binary.data());
+      std::vector<std::string> copy = args;
+      for (std::string& a : copy) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(binary.c_str(), argv.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    stdout_fd_ = out[0];
+  }
+  ~Child() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+    if (stdout_fd_ >= 0) ::close(stdout_fd_);
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  // The first line on stdout, or "" if none comes in time.
+  std::string read_line(int timeout_ms = 20000) {
+    std::string line;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{stdout_fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char c = 0;
+      if (::read(stdout_fd_, &c, 1) != 1) break;
+      if (c == '\n') return line;
+      line.push_back(c);
+    }
+    return line;
+  }
+  // Everything else the child writes to stdout until it exits.
+  std::string rest_of_stdout() {
+    std::string text;
+    char buffer[256];
+    ssize_t n = 0;
+    while ((n = ::read(stdout_fd_, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(n));
+    return text;
+  }
+  void signal(int number) const { ::kill(pid_, number); }
+  // The exit status, or -1 if the child does not exit in time (or was killed by a signal).
+  int wait(int timeout_ms = 30000) {
+    for (int i = 0; i < timeout_ms / 5; ++i) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  bool exited_ = false;
+};
+
+// A listening socket on 127.0.0.1 and a free port.
+class Listener {
+ public:
+  Listener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 || ::listen(fd_, 1) != 0) {
+      throw std::runtime_error("cannot listen");
+    }
+    socklen_t size = sizeof address;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size);
+    port_ = ntohs(address.sin_port);
+  }
+  ~Listener() { ::close(fd_); }
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST(FirmwareBinary, PortInUseIsOneLineAndExitTwo) {
+  FakeBoard board;
+  TempDir dir;
+  const std::string scanner = dir.write("scanner.toml", kScanner);
+  Listener taken;
+  const std::string where = "127.0.0.1:" + std::to_string(taken.port());
+  Child child({"--bus", "shm:" + board.name(), "--scanner", scanner, "--listen", where}, dir.file("stderr"));
+  EXPECT_EQ(child.wait(), 2);
+  EXPECT_EQ(child.rest_of_stdout(), "");
+  const auto lines = lines_of(read_file(dir.file("stderr")));
+  ASSERT_EQ(lines.size(), 1U) << read_file(dir.file("stderr"));
+  EXPECT_EQ(lines[0], "mpi-firmware: cannot listen on " + where + ": address already in use");
+}
+
+TEST(FirmwareBinary, MissingSharedMemoryIsOneLineAndExitTwo) {
+  TempDir dir;
+  const std::string scanner = dir.write("scanner.toml", kScanner);
+  Child child({"--bus", "shm:/mpi-fw-test-no-such-region", "--scanner", scanner, "--listen", "127.0.0.1:0"}, dir.file("stderr"));
+  EXPECT_EQ(child.wait(), 2);
+  const auto lines = lines_of(read_file(dir.file("stderr")));
+  ASSERT_EQ(lines.size(), 1U) << read_file(dir.file("stderr"));
+  EXPECT_EQ(lines[0].rfind("mpi-firmware: ", 0), 0U) << lines[0];
+  EXPECT_NE(lines[0].find("does not exist (is the plant running?)"), std::string::npos) << lines[0];
+}
+
+TEST(FirmwareBinary, InvalidScannerConfigIsOneLineAndExitTwo) {
+  FakeBoard board;
+  TempDir dir;
+  std::string text = kScanner;
+  text.replace(text.find("max_amplitude_t = 0.016"), 23, "max_amplitude_t = -1.0");
+  const std::string scanner = dir.write("scanner.toml", text);
+  Child child({"--bus", "shm:" + board.name(), "--scanner", scanner, "--listen", "127.0.0.1:0"}, dir.file("stderr"));
+  EXPECT_EQ(child.wait(), 2);
+  const auto lines = lines_of(read_file(dir.file("stderr")));
+  ASSERT_EQ(lines.size(), 1U) << read_file(dir.file("stderr"));
+  EXPECT_EQ(lines[0], "mpi-firmware: " + scanner + ": [drive] max_amplitude_t: must be positive");
+
+  const std::string broken = dir.write("broken.toml", "[drive\nmax_amplitude_t = 1\n");
+  Child child2({"--bus", "shm:" + board.name(), "--scanner", broken, "--listen", "127.0.0.1:0"}, dir.file("stderr2"));
+  EXPECT_EQ(child2.wait(), 2);
+  const auto lines2 = lines_of(read_file(dir.file("stderr2")));
+  ASSERT_EQ(lines2.size(), 1U) << read_file(dir.file("stderr2"));
+  EXPECT_EQ(lines2[0].rfind("mpi-firmware: " + broken + ": line 1 col ", 0), 0U) << lines2[0];
+}
+
+TEST(FirmwareBinary, ListensReportsThePortAndRampsDownOnSigterm) {
+  FakeBoard board;
+  TempDir dir;
+  const std::string scanner = dir.write("scanner.toml", kScanner);
+  Child child({"--bus", "shm:" + board.name(), "--scanner", scanner, "--listen", "127.0.0.1:0", "--port-file", dir.file("port")},
+              dir.file("stderr"));
+  const std::string line = child.read_line();
+  const std::string prefix = "firmware listening on 127.0.0.1:";
+  ASSERT_EQ(line.rfind(prefix, 0), 0U) << line << "\n" << read_file(dir.file("stderr"));
+  const auto port = static_cast<std::uint16_t>(std::stoi(line.substr(prefix.size())));
+  EXPECT_NE(port, 0);
+  EXPECT_EQ(std::stoi(read_file(dir.file("port"))), port);
+
+  LinkTestClient client(port);
+  const auto reply = client.request(hello());
+  ASSERT_TRUE(reply && reply->has_hello_reply());
+  v1::Envelope configure;
+  v1::DriveChannelConfig* d = configure.mutable_configure()->add_drive();
+  d->set_channel(0);
+  d->set_frequency_hz(25000.0);
+  d->set_amplitude_t(0.012);
+  configure.mutable_configure()->set_ramp_samples(2000);
+  configure.mutable_configure()->set_chunk_samples(1000);
+  ASSERT_TRUE(client.request(configure)->has_configure_reply());
+  v1::Envelope start;
+  start.mutable_start();
+  ASSERT_TRUE(client.request(start)->has_status());
+  for (;;) {
+    const auto message = client.receive();
+    ASSERT_TRUE(message);
+    if (message->has_chunk() && message->chunk().first_sample() >= 4000) break;
+  }
+  child.signal(SIGTERM);
+  std::optional<v1::StreamEnd> end;
+  while (const auto message = client.receive()) {
+    if (message->has_stream_end()) end = message->stream_end();
+  }
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->reason(), "firmware shutting down");
+  EXPECT_EQ(child.wait(), 0) << read_file(dir.file("stderr"));
+  ASSERT_TRUE(board.wait_for_stops(1));
+  EXPECT_TRUE(board.last_stop().ramped_down[0]);
+  EXPECT_EQ(board.last_stop().ramp_factor[0], 0U);
+  EXPECT_EQ(board.hard_cuts(), 0U);
+  EXPECT_EQ(child.rest_of_stdout(), "");  // exactly one line on stdout
+}
+
+}  // namespace
+}  // namespace mpi::firmware::test

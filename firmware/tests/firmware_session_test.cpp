@@ -1,0 +1,551 @@
+// The firmware's server in-process, on 127.0.0.1 and a free port, against a fake board in shared memory.
+#include "fake_board.hpp"
+#include "link_test_client.hpp"
+#include "mpi/drivers/register_map.hpp"
+#include "mpi/drivers/shared_memory_bus.hpp"
+#include "mpi/firmware/firmware.hpp"
+#include "mpi/firmware/scanner_config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace mpi::firmware::test {
+namespace {
+
+namespace v1 = link::v1;
+using namespace drivers::regmap;
+
+constexpr double kTeslaPerFullScale = 0.020;
+constexpr double kMaxAmplitudeT = 0.016;
+constexpr double kMaxFrequencyHz = 150000.0;
+
+ScannerConfig scanner() {
+  ScannerConfig c;
+  c.adc_channel_names = {"rx_x", "ref_x"};
+  c.tesla_per_full_scale = kTeslaPerFullScale;
+  c.max_amplitude_t = kMaxAmplitudeT;
+  c.max_frequency_hz = kMaxFrequencyHz;
+  c.selection_gradient_t_per_m = 2.0;
+  return c;
+}
+
+// Runs the firmware on its own thread; always shuts it down and joins, also when a test fails.
+class FirmwareSessionTest : public ::testing::Test {
+ protected:
+  FirmwareSessionTest() {
+    firmware_ = std::make_unique<Firmware>(std::make_unique<drivers::SharedMemoryBus>(board_.name()), scanner(), ListenAddress{"127.0.0.1", 0});
+    thread_ = std::thread([this] { exit_code_ = firmware_->run(); });
+  }
+  ~FirmwareSessionTest() override {
+    firmware_->shutdown();
+    thread_.join();
+  }
+
+  [[nodiscard]] std::uint16_t port() const { return firmware_->port(); }
+
+  std::unique_ptr<LinkTestClient> connect_controller() {
+    // The previous controller's disconnect may still be in flight: retry while BUSY.
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      auto client = std::make_unique<LinkTestClient>(port());
+      const auto reply = client->request(hello());
+      if (reply && reply->has_hello_reply()) return client;
+      if (!reply || !reply->has_error() || reply->error().code() != v1::ERROR_BUSY) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ADD_FAILURE() << "no handshake";
+    return nullptr;
+  }
+
+  static v1::Envelope configure(double frequency_hz, double amplitude_t, std::uint32_t ramp_samples, std::uint32_t chunk_samples) {
+    v1::Envelope message;
+    v1::Configure* c = message.mutable_configure();
+    v1::DriveChannelConfig* d = c->add_drive();
+    d->set_channel(0);
+    d->set_frequency_hz(frequency_hz);
+    d->set_amplitude_t(amplitude_t);
+    d->set_phase_rad(0.25);
+    c->set_ramp_samples(ramp_samples);
+    c->set_chunk_samples(chunk_samples);
+    return message;
+  }
+
+  static v1::Envelope start(std::uint64_t max_samples) {
+    v1::Envelope message;
+    message.mutable_start()->set_max_samples(max_samples);
+    return message;
+  }
+
+  static v1::Envelope stop() {
+    v1::Envelope message;
+    message.mutable_stop();
+    return message;
+  }
+
+  static v1::Envelope status_request() {
+    v1::Envelope message;
+    message.mutable_status_request();
+    return message;
+  }
+
+  // Waits (bounded) until the firmware reports `state`.
+  bool wait_for_state(LinkTestClient& client, v1::ScanState state) {
+    for (int i = 0; i < 1000; ++i) {
+      const auto reply = client.request(status_request());
+      if (!reply || !reply->has_status()) return false;
+      if (reply->status().state() == state) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  }
+
+  FakeBoard board_;
+  std::unique_ptr<Firmware> firmware_;
+  std::thread thread_;
+  int exit_code_ = -1;
+};
+
+// Everything a scan sent, in order, up to and including StreamEnd.
+struct ScanRecord {
+  std::vector<v1::SampleChunk> chunks;
+  std::optional<v1::StreamEnd> end;
+  int messages_after_end = 0;
+};
+
+ScanRecord collect_until_end(LinkTestClient& client, std::uint64_t stop_after_sample, bool send_stop) {
+  ScanRecord record;
+  bool stop_sent = !send_stop;
+  while (!record.end) {
+    const auto message = client.receive();
+    if (!message) break;
+    if (message->has_chunk()) {
+      record.chunks.push_back(message->chunk());
+      if (!stop_sent && message->chunk().first_sample() >= stop_after_sample) {
+        v1::Envelope stop;
+        stop.mutable_stop();
+        const auto reply = client.request(stop);
+        EXPECT_TRUE(reply && reply->has_status());
+        stop_sent = true;
+      }
+    } else if (message->has_stream_end()) {
+      record.end = message->stream_end();
+    }
+  }
+  if (record.end) {
+    while (const auto extra = client.receive(std::chrono::milliseconds(200))) ++record.messages_after_end;
+  }
+  return record;
+}
+
+// Checks that the chunks tile [0, end) in order with the pattern as payload.
+void expect_contiguous_pattern(const ScanRecord& r, std::uint32_t chunk_samples) {
+  ASSERT_FALSE(r.chunks.empty());
+  ASSERT_TRUE(r.end.has_value());
+  std::uint64_t next = 0;
+  std::size_t mismatches = 0;
+  for (std::size_t i = 0; i < r.chunks.size(); ++i) {
+    const v1::SampleChunk& c = r.chunks[i];
+    ASSERT_EQ(c.first_sample(), next) << "chunk " << i;
+    ASSERT_EQ(c.channel_count(), FakeBoard::kAdcChannels);
+    if (i + 1 < r.chunks.size()) {
+      EXPECT_EQ(c.sample_count(), chunk_samples) << "chunk " << i;
+    } else {
+      EXPECT_LE(c.sample_count(), chunk_samples);
+      EXPECT_GE(c.sample_count(), 1U);
+    }
+    EXPECT_EQ(c.flags() & (v1::CHUNK_FLAG_OVERWRITTEN | v1::CHUNK_FLAG_CORRUPTED), 0U) << "chunk " << i;
+    ASSERT_EQ(c.payload().size(), std::size_t{c.sample_count()} * c.channel_count() * 2U);
+    for (std::uint32_t n = 0; n < c.sample_count(); ++n) {
+      for (std::uint32_t ch = 0; ch < c.channel_count(); ++ch) {
+        const std::size_t at = (std::size_t{n} * c.channel_count() + ch) * 2U;
+        // little-endian int16
+        const auto lo = static_cast<std::uint8_t>(c.payload()[at]);
+        const auto hi = static_cast<std::uint8_t>(c.payload()[at + 1]);
+        const auto value = static_cast<std::int16_t>(static_cast<std::uint16_t>(lo | (hi << 8)));
+        if (value != pattern(next + n, ch)) ++mismatches;
+      }
+    }
+    next += c.sample_count();
+  }
+  EXPECT_EQ(mismatches, 0U);
+  EXPECT_EQ(r.end->end_sample(), next);
+  EXPECT_EQ(r.messages_after_end, 0);
+}
+
+TEST_F(FirmwareSessionTest, HandshakeReportsTheBoard) {
+  LinkTestClient client(port());
+  v1::Envelope message = hello();
+  message.set_request_id(42);
+  client.send(message);
+  const auto reply = client.receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->request_id(), 42U);
+  ASSERT_TRUE(reply->has_hello_reply()) << reply->DebugString();
+  const v1::HelloReply& h = reply->hello_reply();
+  EXPECT_EQ(h.protocol_major(), 1U);
+  const v1::BoardInfo& b = h.board();
+  EXPECT_DOUBLE_EQ(b.adc_sample_rate_hz(), static_cast<double>(FakeBoard::kDacClockHz) / FakeBoard::kDecimation);
+  EXPECT_EQ(b.adc_channels(), FakeBoard::kAdcChannels);
+  EXPECT_EQ(b.ring_frames(), std::uint64_t{1} << FakeBoard::kRingLog2);
+  EXPECT_DOUBLE_EQ(b.dac_clock_hz(), FakeBoard::kDacClockHz);
+  EXPECT_EQ(b.drive_channels(), FakeBoard::kDriveChannels);
+  EXPECT_DOUBLE_EQ(b.drive_max_amplitude_t(), kMaxAmplitudeT);
+  EXPECT_DOUBLE_EQ(b.selection_gradient_t_per_m(), 2.0);
+  ASSERT_EQ(b.adc_channel_names_size(), 2);
+  EXPECT_EQ(b.adc_channel_names(0), "rx_x");
+  EXPECT_EQ(b.adc_channel_names(1), "ref_x");
+}
+
+TEST_F(FirmwareSessionTest, ControlTickAdvancesTheAliveCounter) {
+  const std::uint32_t first = board_.registers().read32(kAliveCounter);
+  std::uint32_t later = first;
+  for (int i = 0; i < 2000 && later == first; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    later = board_.registers().read32(kAliveCounter);
+  }
+  EXPECT_NE(later, first);
+}
+
+TEST_F(FirmwareSessionTest, WrongMajorVersionIsRefusedAndClosed) {
+  LinkTestClient client(port());
+  const auto reply = client.request(hello(2));
+  ASSERT_TRUE(reply);
+  ASSERT_TRUE(reply->has_error());
+  EXPECT_EQ(reply->error().code(), v1::ERROR_VERSION_MISMATCH);
+  EXPECT_NE(reply->error().message().find("2"), std::string::npos) << reply->error().message();
+  EXPECT_TRUE(client.wait_for_close());
+  EXPECT_TRUE(connect_controller() != nullptr);  // the next connection is served
+}
+
+TEST_F(FirmwareSessionTest, FirstMessageMustBeHello) {
+  LinkTestClient client(port());
+  const auto reply = client.request(status_request());
+  ASSERT_TRUE(reply && reply->has_error());
+  EXPECT_EQ(reply->error().code(), v1::ERROR_NOT_ALLOWED);
+  EXPECT_TRUE(client.wait_for_close());
+}
+
+TEST_F(FirmwareSessionTest, UnexpectedMessagesAreNotAllowedButTheSessionStays) {
+  auto client = connect_controller();
+  ASSERT_TRUE(client);
+  v1::Envelope chunk;
+  chunk.mutable_chunk()->set_sample_count(0);
+  for (const v1::Envelope& message : {hello(), chunk, start(0)}) {
+    const auto reply = client->request(message);
+    ASSERT_TRUE(reply && reply->has_error()) << message.DebugString();
+    EXPECT_EQ(reply->error().code(), v1::ERROR_NOT_ALLOWED) << message.DebugString();
+  }
+  const auto status = client->request(status_request());
+  ASSERT_TRUE(status && status->has_status());
+  EXPECT_EQ(status->status().state(), v1::SCAN_STATE_IDLE);
+}
+
+struct BadConfigure {
+  const char* what;
+  void (*edit)(v1::Configure&);
+  const char* expected;  // the message must contain this
+};
+
+class ConfigureValidation : public FirmwareSessionTest, public ::testing::WithParamInterface<BadConfigure> {};
+
+TEST_P(ConfigureValidation, NamesTheBadField) {
+  auto client = connect_controller();
+  ASSERT_TRUE(client);
+  v1::Envelope message = configure(25000.0, 0.012, 1000, 1000);
+  v1::DriveChannelConfig* second = message.mutable_configure()->add_drive();
+  second->set_channel(1);
+  second->set_frequency_hz(26000.0);
+  second->set_amplitude_t(0.010);
+  GetParam().edit(*message.mutable_configure());
+  const auto reply = client->request(message);
+  ASSERT_TRUE(reply && reply->has_error()) << (reply ? reply->DebugString() : "no reply");
+  EXPECT_EQ(reply->error().code(), v1::ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(reply->error().message().find(GetParam().expected), std::string::npos) << reply->error().message();
+  // Nothing was configured, and the session goes on.
+  const auto status = client->request(status_request());
+  ASSERT_TRUE(status && status->has_status());
+  EXPECT_EQ(status->status().state(), v1::SCAN_STATE_IDLE);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Firmware, ConfigureValidation,
+    ::testing::Values(
+        BadConfigure{"no_drive", [](v1::Configure& c) { c.clear_drive(); }, "drive: at least one"},
+        BadConfigure{"channel", [](v1::Configure& c) { c.mutable_drive(1)->set_channel(5); }, "drive[1].channel = 5"},
+        BadConfigure{"duplicate", [](v1::Configure& c) { c.mutable_drive(1)->set_channel(0); }, "drive[1].channel = 0 is already configured"},
+        BadConfigure{"frequency_zero", [](v1::Configure& c) { c.mutable_drive(0)->set_frequency_hz(0.0); }, "drive[0].frequency_hz = 0 Hz"},
+        BadConfigure{"frequency_nan", [](v1::Configure& c) { c.mutable_drive(0)->set_frequency_hz(std::nan("")); }, "drive[0].frequency_hz"},
+        BadConfigure{"frequency_limit", [](v1::Configure& c) { c.mutable_drive(1)->set_frequency_hz(200000.0); },
+                     "drive[1].frequency_hz = 200000 Hz exceeds the limit 150000 Hz"},
+        BadConfigure{"amplitude_limit", [](v1::Configure& c) { c.mutable_drive(0)->set_amplitude_t(0.03); },
+                     "drive[0].amplitude_t = 0.03 T exceeds the limit 0.016 T"},
+        BadConfigure{"amplitude_negative", [](v1::Configure& c) { c.mutable_drive(1)->set_amplitude_t(-0.001); }, "drive[1].amplitude_t = -0.001 T"},
+        BadConfigure{"amplitude_zero", [](v1::Configure& c) { c.mutable_drive(0)->set_amplitude_t(0.0); }, "drive[0].amplitude_t = 0 T"},
+        BadConfigure{"phase", [](v1::Configure& c) { c.mutable_drive(0)->set_phase_rad(INFINITY); }, "drive[0].phase_rad"},
+        BadConfigure{"ramp", [](v1::Configure& c) { c.set_ramp_samples(0); }, "ramp_samples = 0"},
+        BadConfigure{"chunk", [](v1::Configure& c) { c.set_chunk_samples(4000000); }, "chunk_samples = 4000000 exceeds the maximum"}),
+    [](const ::testing::TestParamInfo<BadConfigure>& param_info) { return std::string(param_info.param.what); });
+
+TEST_F(FirmwareSessionTest, ConfigureReportsWhatTheDdsPlays) {
+  auto client = connect_controller();
+  ASSERT_TRUE(client);
+  const double f = 25000.0;
+  const double a = 0.012;
+  const auto reply = client->request(configure(f, a, 777, 0));
+  ASSERT_TRUE(reply && reply->has_configure_reply()) << (reply ? reply->DebugString() : "no reply");
+  const v1::ConfigureReply& r = reply->configure_reply();
+  EXPECT_EQ(r.ramp_samples(), 777U);
+  EXPECT_EQ(r.chunk_samples(), 8192U);  // the default
+  ASSERT_EQ(r.drive_size(), 1);
+  const v1::RealisedDriveChannel& d = r.drive(0);
+  // Independent reference: increment = round(f / clock * 2^48), played frequency = increment * clock / 2^48.
+  const double clock = FakeBoard::kDacClockHz;
+  const auto increment = static_cast<std::uint64_t>(std::llround(f / clock * std::ldexp(1.0, 48)));
+  EXPECT_EQ(d.phase_increment(), increment);
+  EXPECT_DOUBLE_EQ(d.frequency_hz(), static_cast<double>(increment) * clock / std::ldexp(1.0, 48));
+  EXPECT_LE(std::abs(d.frequency_hz() - f), clock / std::ldexp(1.0, 49));
+  const double code = std::round(a / kTeslaPerFullScale * 65535.0);
+  EXPECT_DOUBLE_EQ(d.amplitude_t(), code / 65535.0 * kTeslaPerFullScale);
+  EXPECT_NEAR(d.phase_rad(), 0.25, 2.0 * M_PI / std::ldexp(1.0, 48) * 2.0);
+  // And that is what the registers hold.
+  const auto& regs = board_.registers();
+  EXPECT_EQ(regs.read64(drive_register(0, kDrivePhaseIncrement)), increment);
+  EXPECT_EQ(regs.read32(drive_register(0, kDriveAmplitude)), static_cast<std::uint32_t>(code));
+  EXPECT_EQ(regs.read32(drive_register(0, kDriveRampSamples)), 777U);
+  EXPECT_EQ(regs.read32(drive_register(0, kDriveControl)) & kDriveEnable, 0U);  // not enabled before Start
+  const auto status = client->request(status_request());
+  ASSERT_TRUE(status && status->has_status());
+  EXPECT_EQ(status->status().state(), v1::SCAN_STATE_CONFIGURED);
+}
+
+TEST_F(FirmwareSessionTest, StartStreamsEverySampleAndStopRampsDownFirst) {
+  auto client = connect_controller();
+  ASSERT_TRUE(client);
+  constexpr std::uint32_t kRamp = 3000;
+  constexpr std::uint32_t kChunk = 1000;
+  ASSERT_TRUE(client->request(configure(25000.0, 0.012, kRamp, kChunk))->has_configure_reply());
+  const auto started = client->request(start(0));
+  ASSERT_TRUE(started && started->has_status()) << (started ? started->DebugString() : "no reply");
+  EXPECT_EQ(started->status().state(), v1::SCAN_STATE_RAMPING_UP);
+
+  const ScanRecord r = collect_until_end(*client, 40000, true);
+  expect_contiguous_pattern(r, kChunk);
+  ASSERT_TRUE(r.end);
+  EXPECT_EQ(r.end->reason(), "stop requested");
+  EXPECT_EQ(r.end->ramp_up_end_sample(), kRamp);
+
+  // The board: ramp-down applied, zero field and drive off before acquisition stopped; never a hard cut.
+  ASSERT_TRUE(board_.wait_for_stops(1));
+  const StopObservation seen = board_.last_stop();
+  EXPECT_TRUE(seen.ramped_down[0]);
+  EXPECT_EQ(seen.ramp_factor[0], 0U);
+  EXPECT_FALSE(seen.enabled[0]);
+  EXPECT_EQ(board_.hard_cuts(), 0U);
+  EXPECT_EQ(r.end->ramp_down_start_sample(), seen.down_event_sample[0]);
+  EXPECT_GE(r.end->ramp_down_start_sample(), 40000U);
+  // The whole ramp was streamed, and acquisition ran until the last streamed sample.
+  EXPECT_GE(r.end->end_sample(), r.end->ramp_down_start_sample() + kRamp);
+  EXPECT_GE(seen.write_pointer, r.end->end_sample());
+
+  // Ramp flags: on chunks overlapping [0, ramp) and [ramp-down, end), not between.
+  for (const v1::SampleChunk& c : r.chunks) {
+    const std::uint64_t last = c.first_sample() + c.sample_count() - 1;
+    const bool in_ramp_up = c.first_sample() < kRamp;
+    const bool in_ramp_down = last >= r.end->ramp_down_start_sample();
+    if (in_ramp_up || in_ramp_down) {
+      EXPECT_NE(c.flags() & v1::CHUNK_FLAG_RAMPING, 0U) << "chunk at " << c.first_sample();
+    }
+    if (c.first_sample() >= kRamp && last + 2 * kChunk < r.end->ramp_down_start_sample()) {
+      EXPECT_EQ(c.flags() & v1::CHUNK_FLAG_RAMPING, 0U) << "chunk at " << c.first_sample();
+    }
+  }
+
+  EXPECT_TRUE(wait_for_state(*client, v1::SCAN_STATE_CONFIGURED));
+  // A second scan on the same configuration starts again from sample 0.
+  ASSERT_TRUE(client->request(start(2000))->has_status());
+  const ScanRecord second = collect_until_end(*client, 0, false);
+  expect_contiguous_pattern(second, kChunk);
+  ASSERT_TRUE(second.end);
+  EXPECT_EQ(second.end->reason(), "max_samples reached");
+  EXPECT_GE(second.end->ramp_down_start_sample(), kRamp + 2000U);
+  EXPECT_TRUE(board_.wait_for_stops(2));
+  EXPECT_EQ(board_.hard_cuts(), 0U);
+}
+
+TEST_F(FirmwareSessionTest, CommandsThatDoNotFitTheStateAreRefused) {
+  auto client = connect_controller();
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->request(configure(25000.0, 0.012, 1000, 1000))->has_configure_reply());
+  ASSERT_TRUE(client->request(start(0))->has_status());
+  const auto again = client->request(start(0));
+  ASSERT_TRUE(again && again->has_error());
+  EXPECT_EQ(again->error().code(), v1::ERROR_NOT_ALLOWED);
+  const auto reconfigure = client->request(configure(25000.0, 0.012, 1000, 1000));
+  ASSERT_TRUE(reconfigure && reconfigure->has_error());
+  EXPECT_EQ(reconfigure->error().code(), v1::ERROR_NOT_ALLOWED);
+  ASSERT_TRUE(client->request(stop())->has_status());
+  EXPECT_TRUE(collect_until_end(*client, 0, false).end.has_value());
+}
+
+TEST_F(FirmwareSessionTest, SecondHostGetsBusyAndTheNextControllerIsServed) {
+  auto first = connect_controller();
+  ASSERT_TRUE(first);
+  LinkTestClient second(port());
+  const auto refused = second.receive();
+  ASSERT_TRUE(refused && refused->has_error());
+  EXPECT_EQ(refused->error().code(), v1::ERROR_BUSY);
+  EXPECT_TRUE(second.wait_for_close());
+  // The first host still controls the scanner.
+  const auto status = first->request(status_request());
+  ASSERT_TRUE(status && status->has_status());
+  first->close();
+  EXPECT_TRUE(connect_controller() != nullptr);
+}
+
+TEST_F(FirmwareSessionTest, LinkLossWhileScanningRampsDown) {
+  auto client = connect_controller();
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->request(configure(25000.0, 0.012, 2000, 1000))->has_configure_reply());
+  ASSERT_TRUE(client->request(start(0))->has_status());
+  // Wait for full field.
+  for (;;) {
+    const auto message = client->receive();
+    ASSERT_TRUE(message);
+    if (message->has_chunk() && message->chunk().first_sample() >= 5000) break;
+  }
+  client->close();
+  ASSERT_TRUE(board_.wait_for_stops(1));
+  const StopObservation seen = board_.last_stop();
+  EXPECT_TRUE(seen.ramped_down[0]);
+  EXPECT_EQ(seen.ramp_factor[0], 0U);
+  EXPECT_FALSE(seen.enabled[0]);
+  EXPECT_EQ(board_.hard_cuts(), 0U);
+  auto next = connect_controller();
+  ASSERT_TRUE(next);
+  EXPECT_TRUE(wait_for_state(*next, v1::SCAN_STATE_CONFIGURED));
+}
+
+struct MalformedInput {
+  const char* what;
+  std::string (*bytes)();
+  const char* expected;
+};
+
+std::string length_prefix(std::uint32_t length) {
+  std::string out(4, '\0');
+  for (int i = 0; i < 4; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((length >> (8 * i)) & 0xFFU);
+  return out;
+}
+
+class MalformedFrames : public FirmwareSessionTest, public ::testing::WithParamInterface<MalformedInput> {};
+
+TEST_P(MalformedFrames, AreReportedTheConnectionClosedAndTheScanRampedDown) {
+  auto client = connect_controller();
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->request(configure(25000.0, 0.012, 2000, 1000))->has_configure_reply());
+  ASSERT_TRUE(client->request(start(0))->has_status());
+  client->send_raw(GetParam().bytes());
+  bool got_error = false;
+  while (const auto message = client->receive()) {
+    if (message->has_error()) {
+      EXPECT_EQ(message->error().code(), v1::ERROR_MALFORMED_FRAME);
+      EXPECT_NE(message->error().message().find(GetParam().expected), std::string::npos) << message->error().message();
+      got_error = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(got_error);
+  EXPECT_TRUE(client->wait_for_close());
+  ASSERT_TRUE(board_.wait_for_stops(1));
+  EXPECT_TRUE(board_.last_stop().ramped_down[0]);
+  EXPECT_EQ(board_.hard_cuts(), 0U);
+  auto next = connect_controller();
+  ASSERT_TRUE(next);
+  EXPECT_TRUE(wait_for_state(*next, v1::SCAN_STATE_CONFIGURED));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Firmware, MalformedFrames,
+    ::testing::Values(MalformedInput{"oversized", [] { return length_prefix(0xFFFFFFF0U) + std::string(16, 'x'); }, "exceeds the limit"},
+                      MalformedInput{"undecodable", [] { return length_prefix(3) + std::string("\xFF\xFF\xFF", 3); }, "not a valid link v1 Envelope"},
+                      MalformedInput{"chunk_payload_size",
+                                     [] {
+                                       v1::Envelope e;
+                                       e.mutable_chunk()->set_sample_count(10);
+                                       e.mutable_chunk()->set_channel_count(2);
+                                       e.mutable_chunk()->set_payload(std::string(7, 'x'));
+                                       std::string frame;
+                                       protocol::append_frame(e, frame);
+                                       return frame;
+                                     },
+                                     "payload bytes"}),
+    [](const ::testing::TestParamInfo<MalformedInput>& param_info) { return std::string(param_info.param.what); });
+
+TEST_F(FirmwareSessionTest, ReaderThatFallsARingBehindSkipsAheadAndFlagsIt) {
+  auto client = connect_controller();
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->request(configure(25000.0, 0.012, 1000, 1000))->has_configure_reply());
+  ASSERT_TRUE(client->request(start(0))->has_status());
+  const std::uint64_t ring = std::uint64_t{1} << FakeBoard::kRingLog2;
+  std::uint64_t expected_next = 0;
+  bool jumped = false;
+  bool flagged = false;
+  std::uint64_t flagged_first = 0;
+  while (!flagged) {
+    const auto message = client->receive();
+    ASSERT_TRUE(message);
+    if (!message->has_chunk()) continue;
+    const v1::SampleChunk& c = message->chunk();
+    if ((c.flags() & (v1::CHUNK_FLAG_OVERWRITTEN | v1::CHUNK_FLAG_CORRUPTED)) != 0) {
+      flagged = true;
+      flagged_first = c.first_sample();
+      EXPECT_GT(c.first_sample(), expected_next);  // the gap is explicit: the index is re-anchored
+      const auto first = static_cast<std::int16_t>(static_cast<std::uint16_t>(static_cast<std::uint8_t>(c.payload()[0]) |
+                                                                              (static_cast<std::uint8_t>(c.payload()[1]) << 8)));
+      EXPECT_EQ(first, pattern(c.first_sample(), 0));
+      break;
+    }
+    ASSERT_EQ(c.first_sample(), expected_next);
+    expected_next += c.sample_count();
+    if (!jumped && expected_next >= 5000) {
+      board_.jump(3 * ring);
+      jumped = true;
+    }
+  }
+  EXPECT_GE(flagged_first, 2 * ring);
+  const auto status = client->request(status_request());
+  ASSERT_TRUE(status && status->has_status());
+  EXPECT_GE(status->status().overwritten_events(), 1U);
+  ASSERT_TRUE(client->request(stop())->has_status());
+  EXPECT_TRUE(collect_until_end(*client, 0, false).end.has_value());
+}
+
+TEST_F(FirmwareSessionTest, ShutdownWhileScanningRampsDownAndSendsStreamEnd) {
+  auto client = connect_controller();
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->request(configure(25000.0, 0.012, 2000, 1000))->has_configure_reply());
+  ASSERT_TRUE(client->request(start(0))->has_status());
+  for (;;) {
+    const auto message = client->receive();
+    ASSERT_TRUE(message);
+    if (message->has_chunk() && message->chunk().first_sample() >= 4000) break;
+  }
+  firmware_->shutdown();
+  const ScanRecord r = collect_until_end(*client, 0, false);
+  ASSERT_TRUE(r.end);
+  EXPECT_EQ(r.end->reason(), "firmware shutting down");
+  EXPECT_TRUE(client->wait_for_close());
+  ASSERT_TRUE(board_.wait_for_stops(1));
+  EXPECT_TRUE(board_.last_stop().ramped_down[0]);
+  EXPECT_EQ(board_.hard_cuts(), 0U);
+  thread_.join();
+  EXPECT_EQ(exit_code_, 0);
+  thread_ = std::thread([] {});
+}
+
+}  // namespace
+}  // namespace mpi::firmware::test
