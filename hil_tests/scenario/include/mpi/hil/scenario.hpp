@@ -1,0 +1,56 @@
+// An end-to-end scenario on loopback: the plant (board logic + scanner physics in shared memory), the
+// firmware daemon on that shared memory, and the host's `mpi` command, each a separate process. The
+// scenario owns the plant and firmware processes and ends them, whatever happens, when it goes away.
+#pragma once
+
+#include "mpi/hil/child_process.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mpi::hil {
+
+struct ScenarioPrograms {
+  std::filesystem::path plant;     // mpi-plant
+  std::filesystem::path firmware;  // mpi-firmware
+  std::filesystem::path host;      // mpi
+};
+
+struct ScenarioFiles {
+  std::filesystem::path scanner;   // scanner description (TOML)
+  std::filesystem::path plan;      // scan plan with the phantom (TOML)
+  std::filesystem::path work_dir;  // logs and outputs go here
+  double plant_pace = 1.0;         // 1 = real time, 0 = as fast as the plant can
+};
+
+class Scenario {
+ public:
+  // Starts plant and firmware and waits until both are ready; throws naming the program that failed
+  // (its stderr is in work_dir/<program>.log).
+  Scenario(const ScenarioPrograms& programs, const ScenarioFiles& files);
+  ~Scenario();  // firmware first, then the plant: the firmware ramps down on a live board
+
+  [[nodiscard]] std::uint16_t firmware_port() const noexcept { return port_; }
+  [[nodiscard]] const std::string& shm_name() const noexcept { return shm_name_; }
+  // Runs `mpi scan` against the firmware, writing into out_dir; returns its exit code.
+  int run_scan(const std::filesystem::path& out_dir, std::string* output = nullptr);
+  // Ends firmware and plant now; returns true if both exited by themselves on SIGTERM with code 0.
+  bool stop();
+
+ private:
+  ScenarioPrograms programs_;
+  ScenarioFiles files_;
+  std::string shm_name_;
+  std::uint16_t port_ = 0;
+  std::unique_ptr<ChildProcess> plant_;
+  std::unique_ptr<ChildProcess> firmware_;
+};
+
+// Runs a program to completion (killing it after `timeout`); returns its exit code and captures stdout.
+int run_program(const std::vector<std::string>& argv, std::string* output, const std::string& stderr_file,
+                std::chrono::milliseconds timeout = std::chrono::milliseconds(120000));
+
+}  // namespace mpi::hil

@@ -1,0 +1,68 @@
+#include "mpi/hil/scenario.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <charconv>
+#include <stdexcept>
+
+namespace mpi::hil {
+
+namespace {
+
+std::string unique_shm_name() {
+  static std::atomic<int> counter{0};
+  return "/mpi-hil-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
+}  // namespace
+
+int run_program(const std::vector<std::string>& argv, std::string* output, const std::string& stderr_file,
+                std::chrono::milliseconds timeout) {
+  ChildProcess child(argv, stderr_file);
+  const std::optional<int> code = child.wait(timeout);
+  if (output != nullptr) *output = child.output();
+  if (!code) return child.terminate();
+  return *code;
+}
+
+Scenario::Scenario(const ScenarioPrograms& programs, const ScenarioFiles& files)
+    : programs_(programs), files_(files), shm_name_(unique_shm_name()) {
+  std::filesystem::create_directories(files.work_dir);
+  const auto log = [&](const char* name) { return (files.work_dir / (std::string(name) + ".log")).string(); };
+  plant_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{programs.plant.string(), "--shm", shm_name_, "--scanner", files.scanner.string(), "--plan",
+                               files.plan.string(), "--pace", std::to_string(files.plant_pace)},
+      log("plant"));
+  plant_->wait_for_line("plant ready", std::chrono::seconds(30));
+  firmware_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{programs.firmware.string(), "--bus", "shm:" + shm_name_, "--scanner", files.scanner.string(),
+                               "--listen", "127.0.0.1:0"},
+      log("firmware"));
+  const std::string line = firmware_->wait_for_line("firmware listening on", std::chrono::seconds(30));
+  const auto colon = line.rfind(':');
+  unsigned port = 0;
+  if (colon == std::string::npos || std::from_chars(line.data() + colon + 1, line.data() + line.size(), port).ec != std::errc{} || port == 0) {
+    throw std::runtime_error("cannot read the firmware's port from '" + line + "'");
+  }
+  port_ = static_cast<std::uint16_t>(port);
+}
+
+Scenario::~Scenario() { stop(); }
+
+bool Scenario::stop() {
+  bool clean = true;
+  if (firmware_) clean = firmware_->terminate() == 0 && clean;
+  if (plant_) clean = plant_->terminate() == 0 && clean;
+  firmware_.reset();
+  plant_.reset();
+  return clean;
+}
+
+int Scenario::run_scan(const std::filesystem::path& out_dir, std::string* output) {
+  return run_program({programs_.host.string(), "scan", "--connect", "127.0.0.1:" + std::to_string(port_), "--scanner",
+                      files_.scanner.string(), "--plan", files_.plan.string(), "--out", out_dir.string()},
+                     output, (files_.work_dir / "mpi.log").string());
+}
+
+}  // namespace mpi::hil

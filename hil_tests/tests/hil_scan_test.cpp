@@ -1,0 +1,198 @@
+// End-to-end scans on loopback: plant, firmware and `mpi` as separate processes, checked against the
+// analytic Langevin PSF (REFERENCE.md 1.1) rather than against numbers the code produced.
+#include "mpi/hil/scenario.hpp"
+#include "mpi/host/profile_output.hpp"
+#include "mpi/link/v1/link.pb.h"
+#include "mpi/protocol/framing.hpp"
+#include "mpi/recon/profile_analysis.hpp"
+#include "mpi/recon/tracer.hpp"
+
+#include <utility>
+
+#include <boost/asio.hpp>
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace fs = std::filesystem;
+using namespace mpi;
+
+namespace {
+
+const fs::path kSource = MPI_SOURCE_DIR;
+const hil::ScenarioPrograms kPrograms{MPI_PLANT_EXE, MPI_FIRMWARE_EXE, MPI_HOST_EXE};
+
+fs::path work_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("mpi-hil-" + std::to_string(::getpid()) + "-" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// The shipped plan with its phantom replaced.
+fs::path plan_with_phantom(const fs::path& dir, const std::string& phantom) {
+  std::ifstream in(kSource / "configs/plan-1d-two-points.toml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string plan = text.str();
+  plan = plan.substr(0, plan.find("[[phantom.point]]")) + phantom + "\n[simulation]\nseed = 7\n";
+  const fs::path file = dir / "plan.toml";
+  std::ofstream(file) << plan;
+  return file;
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool process_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
+
+// The analytic PSF of the plan's tracer and the scanner's gradient: 0.745 mm (REFERENCE.md 1.1).
+double analytic_fwhm_m() {
+  recon::Tracer t;
+  t.core_diameter_m = 30e-9;
+  t.saturation_magnetisation_a_per_m = 8e5;
+  t.temperature_k = 293.15;
+  return recon::psf_fwhm_m(t, 2.0);
+}
+
+}  // namespace
+
+TEST(HilScan, PointSourceIsReconstructedWhereItIsWithTheAnalyticResolution) {
+  const fs::path dir = work_dir("point");
+  const fs::path plan = plan_with_phantom(dir, "[[phantom.point]]\nx_mm = 2.0\niron_ug = 10.0\n");
+  hil::Scenario scenario(kPrograms, {kSource / "configs/scanner-1d.toml", plan, dir / "logs", 1.0});
+  std::string output;
+  ASSERT_EQ(scenario.run_scan(dir / "live", &output), 0) << output << read_file(dir / "logs/mpi.log");
+
+  const recon::Profile1D image = host::read_profile_csv(dir / "live/profile.csv");
+  const auto peaks = recon::find_peaks(image);
+  ASSERT_EQ(peaks.size(), 1U) << output;
+  const double fwhm = recon::fwhm_m(image, peaks[0]);
+  RecordProperty("peak_mm", std::to_string(peaks[0].position_m * 1e3));
+  RecordProperty("fwhm_mm", std::to_string(fwhm * 1e3));
+  EXPECT_NEAR(peaks[0].position_m, 2.0e-3, 0.1e-3);
+  EXPECT_NEAR(fwhm, analytic_fwhm_m(), 0.05 * analytic_fwhm_m()) << "analytic " << analytic_fwhm_m() * 1e3 << " mm";
+  EXPECT_TRUE(fs::file_size(dir / "live/profile.png") > 1000);
+  EXPECT_TRUE(fs::file_size(dir / "live/raw.mpilink") > 1000);
+
+  // Replay of the raw capture runs the same pipeline on the same frames: bit-identical image.
+  std::string replay_output;
+  ASSERT_EQ(hil::run_program({MPI_HOST_EXE, "replay", "--capture", (dir / "live/raw.mpilink").string(), "--scanner",
+                              (kSource / "configs/scanner-1d.toml").string(), "--plan", plan.string(), "--out", (dir / "replay").string()},
+                             &replay_output, (dir / "logs/replay.log").string()),
+            0)
+      << replay_output << read_file(dir / "logs/replay.log");
+  EXPECT_EQ(read_file(dir / "live/profile.csv"), read_file(dir / "replay/profile.csv"));
+
+  EXPECT_TRUE(scenario.stop()) << "plant or firmware did not exit cleanly on SIGTERM";
+  EXPECT_FALSE(fs::exists("/dev/shm" + scenario.shm_name())) << "the plant left its shared memory behind";
+}
+
+TEST(HilScan, TwoPointSourcesThreeMillimetresApartAreResolved) {
+  const fs::path dir = work_dir("two");
+  hil::Scenario scenario(kPrograms, {kSource / "configs/scanner-1d.toml", kSource / "configs/plan-1d-two-points.toml", dir / "logs", 1.0});
+  std::string output;
+  ASSERT_EQ(scenario.run_scan(dir / "live", &output), 0) << output << read_file(dir / "logs/mpi.log");
+  const recon::Profile1D image = host::read_profile_csv(dir / "live/profile.csv");
+  const auto peaks = recon::find_peaks(image);
+  ASSERT_EQ(peaks.size(), 2U) << output;
+  EXPECT_NEAR(peaks[0].position_m, -1.5e-3, 0.1e-3);
+  EXPECT_NEAR(peaks[1].position_m, 1.5e-3, 0.1e-3);
+  const double dip = recon::dip_ratio(image, peaks[0], peaks[1]);
+  RecordProperty("dip_ratio", std::to_string(dip));
+  EXPECT_LT(dip, 0.5);
+}
+
+TEST(HilScan, MalformedFrameGetsAnErrorAndTheNextConnectionIsServed) {
+  const fs::path dir = work_dir("malformed");
+  hil::Scenario scenario(kPrograms, {kSource / "configs/scanner-1d.toml", kSource / "configs/plan-1d-two-points.toml", dir / "logs", 1.0});
+  {
+    namespace asio = boost::asio;
+    asio::io_context io;
+    asio::ip::tcp::socket socket(io);
+    socket.connect({asio::ip::make_address("127.0.0.1"), scenario.firmware_port()});
+    const unsigned char garbage[] = {6, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    asio::write(socket, asio::buffer(garbage));
+    protocol::FrameDecoder decoder;
+    link::v1::Envelope reply;
+    bool got_error = false, closed = false;
+    std::array<char, 4096> buffer{};
+    for (int i = 0; i < 100 && !closed; ++i) {
+      boost::system::error_code ec;
+      const std::size_t n = socket.read_some(asio::buffer(buffer), ec);
+      if (ec) {
+        closed = true;
+        break;
+      }
+      decoder.feed(buffer.data(), n);
+      std::span<const std::byte> payload;
+      while (decoder.next(payload) == protocol::FrameDecoder::Result::frame) {
+        std::string error;
+        ASSERT_TRUE(protocol::parse_envelope(payload, reply, error)) << error;
+        if (reply.has_error()) {
+          got_error = true;
+          EXPECT_EQ(reply.error().code(), link::v1::ERROR_MALFORMED_FRAME);
+          EXPECT_FALSE(reply.error().message().empty());
+        }
+      }
+    }
+    EXPECT_TRUE(got_error) << "no Error reply to a malformed frame";
+    EXPECT_TRUE(closed) << "the firmware kept the connection open after a malformed frame";
+  }
+  std::string output;
+  EXPECT_EQ(scenario.run_scan(dir / "after", &output), 0) << output << read_file(dir / "logs/mpi.log");
+}
+
+TEST(HilScan, NoProcessOutlivesTheScenario) {
+  const fs::path dir = work_dir("cleanup");
+  pid_t plant = 0, firmware = 0;
+  {
+    hil::Scenario scenario(kPrograms, {kSource / "configs/scanner-1d.toml", kSource / "configs/plan-1d-two-points.toml", dir / "logs", 1.0});
+    std::string pids;
+    ASSERT_EQ(hil::run_program({"/usr/bin/pgrep", "-f", scenario.shm_name()}, &pids, ""), 0);
+    std::istringstream in(pids);
+    in >> plant >> firmware;
+    ASSERT_GT(plant, 0);
+    ASSERT_GT(firmware, 0);
+  }  // destructor ends both
+  EXPECT_TRUE(process_gone(plant));
+  EXPECT_TRUE(process_gone(firmware));
+}
+
+TEST(HostCommand, BadInputGivesOneClearLineAndNonZeroExit) {
+  const fs::path dir = work_dir("badinput");
+  std::ofstream(dir / "broken.toml") << "[sequence]\ndrive_frequency_hz = = 1\n";
+  std::string out;
+  const std::string log = (dir / "err.log").string();
+  EXPECT_EQ(hil::run_program({MPI_HOST_EXE, "scan", "--plan", (dir / "broken.toml").string(), "--scanner",
+                              (kSource / "configs/scanner-1d.toml").string(), "--out", (dir / "o").string()},
+                             &out, log),
+            2);
+  const std::string err = read_file(log);
+  EXPECT_NE(err.find("broken.toml: line 2"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+
+  EXPECT_EQ(hil::run_program({MPI_HOST_EXE, "scan", "--plan", (dir / "missing.toml").string(), "--out", (dir / "o").string()}, &out, log), 2);
+  EXPECT_NE(read_file(log).find("missing.toml"), std::string::npos);
+
+  // Nothing listens on this port: a clear line, exit code 1.
+  EXPECT_EQ(hil::run_program({MPI_HOST_EXE, "scan", "--connect", "127.0.0.1:1", "--plan", (kSource / "configs/plan-1d-two-points.toml").string(),
+                              "--scanner", (kSource / "configs/scanner-1d.toml").string(), "--out", (dir / "o").string()},
+                             &out, log),
+            1);
+  EXPECT_NE(read_file(log).find("cannot connect to firmware at 127.0.0.1:1"), std::string::npos) << read_file(log);
+
+  EXPECT_EQ(hil::run_program({MPI_HOST_EXE, "replay", "--capture", (dir / "broken.toml").string(), "--plan",
+                              (kSource / "configs/plan-1d-two-points.toml").string(), "--scanner",
+                              (kSource / "configs/scanner-1d.toml").string(), "--out", (dir / "o").string()},
+                             &out, log),
+            1);
+  EXPECT_NE(read_file(log).find("not a raw capture"), std::string::npos) << read_file(log);
+}
