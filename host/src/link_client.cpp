@@ -74,10 +74,8 @@ bool LinkClient::receive(link::v1::Envelope& envelope) {
     decoder_.feed(buffer.data(), got);
   }
   if (tee_) {
-    std::string frame(protocol::kFrameHeaderBytes + payload.size(), '\0');
-    const auto n = static_cast<std::uint32_t>(payload.size());
-    for (std::size_t i = 0; i < protocol::kFrameHeaderBytes; ++i) frame[i] = static_cast<char>((n >> (8 * i)) & 0xFFU);
-    std::memcpy(frame.data() + protocol::kFrameHeaderBytes, payload.data(), payload.size());
+    std::string frame;
+    protocol::append_frame_bytes(payload, frame);
     tee_(std::move(frame));
   }
   std::string error;

@@ -29,6 +29,14 @@ bool append_frame(const google::protobuf::MessageLite& message, std::string& out
   return message.SerializeToArray(base + kFrameHeaderBytes, static_cast<int>(size));
 }
 
+void append_frame_bytes(std::span<const std::byte> payload, std::string& out) {
+  const std::size_t start = out.size();
+  out.resize(start + kFrameHeaderBytes + payload.size());
+  auto* base = reinterpret_cast<std::byte*>(out.data() + start);  // NOLINT: byte view of the buffer
+  put_length(base, static_cast<std::uint32_t>(payload.size()));
+  std::copy(payload.begin(), payload.end(), base + kFrameHeaderBytes);
+}
+
 std::size_t write_frame(const google::protobuf::MessageLite& message, std::span<std::byte> out, std::size_t max_frame_bytes) {
   const std::size_t size = message.ByteSizeLong();
   if (size > max_frame_bytes || out.size() < kFrameHeaderBytes + size) return 0;

@@ -20,6 +20,9 @@ inline constexpr std::size_t kMaxFrameBytes = 1U << 21;
 // Appends one frame (header + serialised message) to `out`. Returns false if the message is too large.
 bool append_frame(const google::protobuf::MessageLite& message, std::string& out, std::size_t max_frame_bytes = kMaxFrameBytes);
 
+// Appends one frame around an already serialised payload (e.g. to re-emit a received frame verbatim).
+void append_frame_bytes(std::span<const std::byte> payload, std::string& out);
+
 // Serialises `message` as one frame into `out` (which must hold kFrameHeaderBytes + ByteSizeLong()).
 // Returns the frame's size, or 0 if `out` is too small or the message too large. Allocation-free.
 std::size_t write_frame(const google::protobuf::MessageLite& message, std::span<std::byte> out, std::size_t max_frame_bytes = kMaxFrameBytes);
