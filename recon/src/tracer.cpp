@@ -3,6 +3,7 @@
 #include "mpi/recon/constants.hpp"
 #include "mpi/recon/langevin.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <stdexcept>
@@ -57,6 +58,7 @@ std::string validate(const Tracer& t) {
   if (!(t.temperature_k > 0.0 && t.temperature_k < 1000.0)) return "temperature must be in (0, 1000) K";
   if (!(t.core_density_kg_per_m3 > 0.0)) return "core density must be positive";
   if (!(t.iron_mass_fraction > 0.0 && t.iron_mass_fraction <= 1.0)) return "iron mass fraction must be in (0, 1]";
+  if (!(t.dead_layer_m >= 0.0 && 2.0 * t.dead_layer_m < t.core_diameter_m)) return "dead layer must be in [0, core radius)";
   return {};
 }
 
@@ -64,10 +66,16 @@ double core_volume_m3(double d) noexcept { return std::numbers::pi * d * d * d /
 
 double core_moment_a_m2(double d, double ms) noexcept { return ms * core_volume_m3(d); }
 
+double magnetic_diameter_m(double d, double dead_layer) noexcept { return std::max(0.0, d - 2.0 * dead_layer); }
+
 ParticleEnsemble::ParticleEnsemble(const Tracer& tracer, int size_classes) : tracer_(tracer) {
   if (const std::string why = validate(tracer); !why.empty()) throw std::invalid_argument("tracer: " + why);
+  const auto size_class = [&tracer](double d, double fraction) {
+    const double dm = magnetic_diameter_m(d, tracer.dead_layer_m);
+    return SizeClass{d, core_moment_a_m2(dm, tracer.saturation_magnetisation_a_per_m), fraction, dm};
+  };
   if (tracer.diameter_sigma == 0.0 || size_classes <= 1) {
-    classes_.push_back({tracer.core_diameter_m, core_moment_a_m2(tracer.core_diameter_m, tracer.saturation_magnetisation_a_per_m), 1.0});
+    classes_.push_back(size_class(tracer.core_diameter_m, 1.0));
     return;
   }
   std::vector<double> x, w;
@@ -75,7 +83,7 @@ ParticleEnsemble::ParticleEnsemble(const Tracer& tracer, int size_classes) : tra
   for (std::size_t i = 0; i < x.size(); ++i) {
     // ln d ~ N(ln d_med, sigma^2): ln d = ln d_med + sqrt(2) sigma x
     const double d = tracer.core_diameter_m * std::exp(std::numbers::sqrt2 * tracer.diameter_sigma * x[i]);
-    classes_.push_back({d, core_moment_a_m2(d, tracer.saturation_magnetisation_a_per_m), w[i]});
+    classes_.push_back(size_class(d, w[i]));
   }
 }
 
@@ -103,7 +111,8 @@ double ParticleEnsemble::particles_per_kg_iron() const noexcept {
 }
 
 double psf_fwhm_field_t(const Tracer& t) noexcept {
-  return kLangevinPsfFwhmXi * kBoltzmann * t.temperature_k / core_moment_a_m2(t.core_diameter_m, t.saturation_magnetisation_a_per_m);
+  const double dm = magnetic_diameter_m(t.core_diameter_m, t.dead_layer_m);
+  return kLangevinPsfFwhmXi * kBoltzmann * t.temperature_k / core_moment_a_m2(dm, t.saturation_magnetisation_a_per_m);
 }
 
 double psf_fwhm_m(const Tracer& t, double gradient_t_per_m) noexcept { return psf_fwhm_field_t(t) / gradient_t_per_m; }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <stdexcept>
@@ -98,6 +99,58 @@ TEST(ParticleEnsemble, RejectsBadTracer) {
   t.core_diameter_m = -1.0;
   EXPECT_FALSE(validate(t).empty());
   EXPECT_THROW(ParticleEnsemble{t}, std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace mpi::recon
+
+namespace mpi::recon {
+namespace {
+
+TEST(Tracer, DeadLayerShrinksTheMomentNotTheIron) {
+  Tracer t;
+  t.core_diameter_m = 20e-9;
+  t.dead_layer_m = 1e-9;
+  t.saturation_magnetisation_a_per_m = 4.8e5;
+  const ParticleEnsemble ensemble(t);
+  ASSERT_EQ(ensemble.classes().size(), 1u);
+  const SizeClass& c = ensemble.classes()[0];
+  EXPECT_DOUBLE_EQ(c.diameter_m, 20e-9);
+  EXPECT_NEAR(c.magnetic_diameter_m, 18e-9, 1e-22);
+  EXPECT_NEAR(c.moment_a_m2, 4.8e5 * std::numbers::pi * std::pow(18e-9, 3) / 6.0, 1e-30);
+  // Iron per particle from the 20 nm core.
+  EXPECT_NEAR(ensemble.particles_per_kg_iron() * std::numbers::pi * std::pow(20e-9, 3) / 6.0 * t.core_density_kg_per_m3 *
+                  t.iron_mass_fraction, 1.0, 1e-12);
+  // The PSF widens as the magnetic core shrinks: (20/18)^3.
+  Tracer bare = t;
+  bare.dead_layer_m = 0.0;
+  EXPECT_NEAR(psf_fwhm_field_t(t) / psf_fwhm_field_t(bare), std::pow(20.0 / 18.0, 3), 1e-12);
+}
+
+TEST(Tracer, DeadLayerMustBeSmallerThanTheRadius) {
+  Tracer t;
+  t.core_diameter_m = 20e-9;
+  t.dead_layer_m = 10e-9;
+  EXPECT_FALSE(validate(t).empty());
+  t.dead_layer_m = -1e-9;
+  EXPECT_FALSE(validate(t).empty());
+  t.dead_layer_m = 9.9e-9;
+  EXPECT_TRUE(validate(t).empty());
+}
+
+TEST(Tracer, DeadLayerCanSwallowSmallClassesOfADistribution) {
+  Tracer t;
+  t.core_diameter_m = 8e-9;
+  t.diameter_sigma = 0.5;
+  t.dead_layer_m = 1.5e-9;
+  const ParticleEnsemble ensemble(t);
+  bool swallowed = false;
+  for (const SizeClass& c : ensemble.classes()) {
+    EXPECT_GE(c.moment_a_m2, 0.0);
+    EXPECT_NEAR(c.magnetic_diameter_m, std::max(0.0, c.diameter_m - 3e-9), 1e-22);
+    swallowed = swallowed || c.moment_a_m2 == 0.0;
+  }
+  EXPECT_TRUE(swallowed);
 }
 
 }  // namespace
