@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/build.sh --target mpi-demo >/dev/null
-exec build/tools/mpi-demo --scanner configs/scanner-1d.toml --plan configs/plan-1d-two-points.toml --out demo-output "$@"
+exec build/tools/mpi-demo --scanner configs/scanners/demo-1d.toml --plan configs/plans/demo-1d-two-points.toml --out demo-output "$@"

@@ -2,6 +2,7 @@
 
 #include "mpi/drivers/register_map.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -45,6 +46,14 @@ ErrorCode DriveChannel::configure(const DriveSettings& s, RealisedDrive& out) no
   bus_->write64(reg(kDrivePhaseIncrement), out.phase_increment);
   bus_->write64(reg(kDrivePhaseOffset), out.phase_offset);
   bus_->write32(reg(kDriveAmplitude), out.amplitude_code);
+  for (unsigned k = 1; k < kDdsComponents; ++k) {
+    bus_->write32(dds_register(channel_, k, kDdsAmplitude), 0U);
+    bus_->write64(dds_register(channel_, k, kDdsPhaseIncrement), 0U);
+    bus_->write64(dds_register(channel_, k, kDdsPhaseOffset), 0U);
+  }
+  bus_->write32(reg(kDriveAwgAmplitude), 0U);
+  bus_->write32(reg(kDriveAwgPoints), 0U);
+  bus_->write32(reg(kDriveDcOffset), 0U);
   bus_->write32(reg(kDriveRampSamples), s.ramp_samples);
   return ErrorCode::ok;
 }
@@ -55,6 +64,43 @@ void DriveChannel::enable(bool on) noexcept {
 }
 
 bool DriveChannel::enabled() const noexcept { return (bus_->read32(reg(kDriveControl)) & kDriveEnable) != 0; }
+
+void DriveChannel::enable_amplifier(bool on) noexcept {
+  const std::uint32_t control = bus_->read32(reg(kDriveAmplifierControl));
+  bus_->write32(reg(kDriveAmplifierControl), on ? (control | kAmplifierEnable) : (control & ~kAmplifierEnable));
+}
+
+bool DriveChannel::amplifier_enabled() const noexcept {
+  return (bus_->read32(reg(kDriveAmplifierControl)) & kAmplifierEnable) != 0;
+}
+
+ErrorCode DriveChannel::set_dac_limit(std::uint32_t peak_code) noexcept {
+  if (!valid()) return ErrorCode::invalid_channel;
+  if (peak_code > static_cast<std::uint32_t>(kDacFullScale)) return ErrorCode::dac_limit_out_of_range;
+  bus_->write32(reg(kDriveDacLimit), peak_code);
+  return ErrorCode::ok;
+}
+
+std::uint32_t DriveChannel::dac_limit() const noexcept { return bus_->read32(reg(kDriveDacLimit)); }
+
+std::uint32_t DriveChannel::dac_limit_for(double amplitude_full_scale) noexcept {
+  if (!(amplitude_full_scale > 0.0)) return 0U;
+  if (!(amplitude_full_scale < 1.0)) return static_cast<std::uint32_t>(kDacFullScale);
+  // The amplitude code rounds to the nearest 1/65535, at most half a step (a quarter of a DAC code) up.
+  const double codes = amplitude_full_scale * kDacFullScale + 0.5 * kDacFullScale / kAmplitudeFullScale;
+  const double limit = std::min(std::ceil(codes), static_cast<double>(kDacFullScale));
+  return static_cast<std::uint32_t>(limit);
+}
+
+DriveStatus DriveChannel::status() const noexcept {
+  const std::uint32_t bits = bus_->read32(reg(kDriveStatus));
+  return DriveStatus{(bits & kDriveClamped) != 0, (bits & kDriveAmplifierFault) != 0};
+}
+
+void DriveChannel::clear_status(const DriveStatus& bits) noexcept {
+  const std::uint32_t value = (bits.clamped ? kDriveClamped : 0U) | (bits.amplifier_fault ? kDriveAmplifierFault : 0U);
+  if (value != 0U) bus_->write32(reg(kDriveStatus), value);
+}
 
 void DriveChannel::ramp_up() noexcept { bus_->write32(reg(kDriveRampCommand), static_cast<std::uint32_t>(RampCommand::up)); }
 

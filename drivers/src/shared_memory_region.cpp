@@ -44,6 +44,9 @@ SharedMemoryRegion::SharedMemoryRegion(std::string name, std::byte* base, std::s
 SharedMemoryRegion SharedMemoryRegion::create(const std::string& name, const RegionGeometry& g) {
   if (g.adc_channels == 0 || g.adc_channels > kMaxAdcChannels) throw std::runtime_error("shared memory '" + name + "': ADC channel count must be 1.." + std::to_string(kMaxAdcChannels));
   if (g.drive_channels == 0 || g.drive_channels > kMaxDriveChannels) throw std::runtime_error("shared memory '" + name + "': drive channel count must be 1.." + std::to_string(kMaxDriveChannels));
+  if (g.offset_channels > kMaxOffsetChannels) throw std::runtime_error("shared memory '" + name + "': offset channel count must be 0.." + std::to_string(kMaxOffsetChannels));
+  if (g.temperature_sensors > kMaxTemperatureSensors) throw std::runtime_error("shared memory '" + name + "': temperature sensor count must be 0.." + std::to_string(kMaxTemperatureSensors));
+  if (g.receive_channels > g.adc_channels) throw std::runtime_error("shared memory '" + name + "': more receive channels than ADC channels");
   if (g.ring_frames_log2 < 10 || g.ring_frames_log2 > 28) throw std::runtime_error("shared memory '" + name + "': ring size must be 2^10..2^28 frames");
   if (g.adc_decimation == 0 || g.dac_clock_hz == 0) throw std::runtime_error("shared memory '" + name + "': DAC clock and ADC decimation must be positive");
   const std::string pname = posix_name(name);
@@ -69,6 +72,9 @@ SharedMemoryRegion SharedMemoryRegion::create(const std::string& name, const Reg
   regs.write32(kAdcChannels, g.adc_channels);
   regs.write32(kRingFramesLog2, g.ring_frames_log2);
   regs.write32(kDriveChannels, g.drive_channels);
+  regs.write32(kOffsetChannels, g.offset_channels);
+  regs.write32(kReceiveChannels, g.receive_channels);
+  regs.write32(kTemperatureSensors, g.temperature_sensors);
   regs.write32(kMapVersion, kMapVersionValue);
   regs.write32(kMagic, kMagicValue);  // last: the region is complete once the magic is there
   return SharedMemoryRegion(pname, base, size, true);

@@ -235,6 +235,29 @@ TEST(SharedMemory, ImplausibleGeometryIsRefused) {
   g = small_geometry();
   g.adc_decimation = 0;
   EXPECT_THAT(refused(g), HasSubstr("decimation"));
+  g = small_geometry();
+  g.offset_channels = regmap::kMaxOffsetChannels + 1;
+  EXPECT_THAT(refused(g), HasSubstr("offset channel"));
+  g = small_geometry();
+  g.temperature_sensors = regmap::kMaxTemperatureSensors + 1;
+  EXPECT_THAT(refused(g), HasSubstr("temperature sensor"));
+  g = small_geometry();
+  g.receive_channels = g.adc_channels + 1;
+  EXPECT_THAT(refused(g), HasSubstr("receive channels"));
+}
+
+TEST(SharedMemory, ChannelCountsOfMapVersion2AreIdentified) {
+  const std::string name = unique_name();
+  auto g = small_geometry();
+  g.offset_channels = 3;
+  g.receive_channels = 1;
+  g.temperature_sensors = 5;
+  const auto region = SharedMemoryRegion::create(name, g);
+  SharedMemoryBus bus(name);
+  EXPECT_EQ(bus.read32(0x01C), 3U);  // kOffsetChannels
+  EXPECT_EQ(bus.read32(0x020), 1U);  // kReceiveChannels: ADC channel 1 and 2 are the drives' reference pickups
+  EXPECT_EQ(bus.read32(0x024), 5U);  // kTemperatureSensors
+  EXPECT_EQ(bus.read32(regmap::kMapVersion), 2U);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "mpi/drivers/shared_memory_bus.hpp"
 #include "mpi/firmware/frame_queue.hpp"
 #include "mpi/firmware/link_server.hpp"
+#include "mpi/firmware/scanner_limits.hpp"
 #include "mpi/firmware/sequencer.hpp"
 #include "mpi/firmware/streamer.hpp"
 #include "mpi/firmware/wakeup.hpp"
@@ -71,11 +72,11 @@ std::unique_ptr<drivers::RegisterBus> open_bus(const std::string& spec) {
 }
 
 struct Firmware::Impl {
-  Impl(std::unique_ptr<drivers::RegisterBus> b, const ScannerConfig& config, const tcp::endpoint& endpoint)
+  Impl(std::unique_ptr<drivers::RegisterBus> b, const config::ScannerDescription& scanner, const tcp::endpoint& endpoint)
       : bus(std::move(b)),
         queue(kQueueArenaBytes, kQueueMaxSlots),
         streamer(*bus, queue, wakeup),
-        sequencer(*bus, config, streamer),
+        sequencer(*bus, scanner, streamer),
         server(io, endpoint, sequencer, queue, wakeup),
         signals(io) {}
 
@@ -139,22 +140,19 @@ struct Firmware::Impl {
   std::string host_text;
 };
 
-Firmware::Firmware(std::unique_ptr<drivers::RegisterBus> bus, const ScannerConfig& config, const ListenAddress& listen) {
+Firmware::Firmware(std::unique_ptr<drivers::RegisterBus> bus, const config::ScannerDescription& scanner, const ListenAddress& listen) {
   if (!bus) throw SetupError("no register bus");
   const BoardGeometry board = read_board_geometry(*bus);
   if (board.adc_channels == 0 || board.adc_decimation == 0 || board.dac_clock_hz <= 0.0 || board.drive_channels == 0) {
     throw SetupError("the board reports an implausible geometry (no ADC channels, clock or drive channels)");
   }
-  if (config.adc_channel_names.size() != board.adc_channels) {
-    throw SetupError("[board] adc_channel_names: " + std::to_string(config.adc_channel_names.size()) + " names for a board with " +
-                     std::to_string(board.adc_channels) + " ADC channels");
-  }
+  if (const std::string mismatch = board_mismatch(scanner, board); !mismatch.empty()) throw SetupError(mismatch);
   const std::string where = listen.host + ":" + std::to_string(listen.port);
   boost::system::error_code ec;
   const asio::ip::address address = asio::ip::make_address(listen.host == "localhost" ? "127.0.0.1" : listen.host, ec);
   if (ec) throw SetupError("cannot listen on " + where + ": '" + listen.host + "' is not an IP address");
   try {
-    impl_ = std::make_unique<Impl>(std::move(bus), config, tcp::endpoint(address, listen.port));
+    impl_ = std::make_unique<Impl>(std::move(bus), scanner, tcp::endpoint(address, listen.port));
   } catch (const boost::system::system_error& e) {
     const std::string reason = e.code() == asio::error::address_in_use ? "address already in use" : lower_first(e.code().message());
     throw SetupError("cannot listen on " + where + ": " + reason);

@@ -1,5 +1,6 @@
 #include "mpi/firmware/link_server.hpp"
 
+#include "mpi/firmware/scanner_limits.hpp"
 #include "mpi/protocol/version.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -7,6 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace mpi::firmware {
@@ -196,7 +198,7 @@ void LinkServer::on_bytes(const std::shared_ptr<Session>& session, std::size_t s
 
 void LinkServer::fill_hello_reply(v1::HelloReply& reply) const {
   const BoardGeometry& board = sequencer_->board();
-  const ScannerConfig& config = sequencer_->config();
+  const config::ScannerDescription& scanner = sequencer_->scanner();
   reply.set_protocol_major(protocol::kProtocolMajor);
   reply.set_protocol_minor(protocol::kProtocolMinor);
   reply.set_server_name("mpi-firmware");
@@ -206,9 +208,12 @@ void LinkServer::fill_hello_reply(v1::HelloReply& reply) const {
   info->set_ring_frames(board.ring_frames);
   info->set_dac_clock_hz(board.dac_clock_hz);
   info->set_drive_channels(board.drive_channels);
-  info->set_drive_max_amplitude_t(config.max_amplitude_t);
-  info->set_selection_gradient_t_per_m(config.selection_gradient_t_per_m);
-  for (const std::string& name : config.adc_channel_names) info->add_adc_channel_names(name);
+  // Per channel limits differ between channels; the board reports the lowest, which holds for all.
+  double max_amplitude_t = drive_limit_t(scanner, 0);
+  for (std::size_t ch = 1; ch < scanner.drive.size(); ++ch) max_amplitude_t = std::min(max_amplitude_t, drive_limit_t(scanner, ch));
+  info->set_drive_max_amplitude_t(max_amplitude_t);
+  info->set_selection_gradient_t_per_m(strongest_gradient_t_per_m(scanner));
+  for (const std::string& name : adc_channel_names(scanner)) info->add_adc_channel_names(name);
 }
 
 void LinkServer::handle(const std::shared_ptr<Session>& session, const v1::Envelope& request) {

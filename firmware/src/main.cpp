@@ -2,7 +2,7 @@
 //   mpi-firmware --bus shm:NAME|dev:/dev/mem --scanner FILE --listen HOST:PORT [--port-file PATH]
 // Set-up errors print one line to stderr and exit with status 2.
 #include "mpi/firmware/firmware.hpp"
-#include "mpi/firmware/scanner_config.hpp"
+#include "mpi/config/scanner_description.hpp"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -49,14 +49,14 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<mpi::firmware::Firmware> firmware;
   try {
-    const mpi::firmware::ScannerConfig config = mpi::firmware::load_scanner_config(scanner_file);
+    const mpi::config::ScannerDescription scanner = mpi::config::load_scanner_description(scanner_file);
     const mpi::firmware::ListenAddress listen = mpi::firmware::parse_listen_address(listen_text);
     auto bus = mpi::firmware::open_bus(bus_spec);
     try {
-      firmware = std::make_unique<mpi::firmware::Firmware>(std::move(bus), config, listen);
+      firmware = std::make_unique<mpi::firmware::Firmware>(std::move(bus), scanner, listen);
     } catch (const mpi::firmware::SetupError& e) {
       const std::string message = e.what();
-      // Configuration mismatches with the board name the scanner file.
+      // A scanner description that does not fit the board: name the file.
       if (message.starts_with("[")) return setup_error(scanner_file + ": " + message);
       throw;
     }

@@ -1,12 +1,14 @@
 #include "mpi/firmware/sequencer.hpp"
 
 #include "mpi/drivers/register_map.hpp"
+#include "mpi/firmware/scanner_limits.hpp"
 #include "mpi/protocol/framing.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 namespace mpi::firmware {
 
@@ -31,11 +33,14 @@ BoardGeometry read_board_geometry(const drivers::RegisterBus& bus) noexcept {
   g.adc_channels = bus.read32(kAdcChannels);
   g.ring_frames = std::uint64_t{1} << std::min<std::uint32_t>(bus.read32(kRingFramesLog2), 40);
   g.drive_channels = std::min<std::uint32_t>(bus.read32(kDriveChannels), kMaxDriveChannels);
+  g.receive_channels = bus.read32(kReceiveChannels);
   return g;
 }
 
-Sequencer::Sequencer(drivers::RegisterBus& bus, const ScannerConfig& config, Streamer& streamer)
-    : bus_(&bus), config_(config), streamer_(&streamer), board_(read_board_geometry(bus)) {}
+Sequencer::Sequencer(drivers::RegisterBus& bus, const config::ScannerDescription& scanner, Streamer& streamer)
+    : bus_(&bus), scanner_(scanner), streamer_(&streamer), board_(read_board_geometry(bus)) {
+  if (scanner_.drive.size() < board_.drive_channels) throw std::invalid_argument("the scanner description has fewer drive channels than the board");
+}
 
 CommandResult Sequencer::configure(const v1::Configure& request, v1::ConfigureReply& reply) {
   using R = CommandResult;
@@ -49,7 +54,6 @@ CommandResult Sequencer::configure(const v1::Configure& request, v1::ConfigureRe
   // Validation reads only the configuration and fixed board geometry.
   if (request.drive_size() == 0) return R::error(v1::ERROR_INVALID_ARGUMENT, "drive: at least one drive channel must be configured");
   const double nyquist_hz = board_.adc_sample_rate_hz() / 2.0;
-  const double full_scale_t = config_.tesla_per_full_scale;
   std::array<int, kMaxDriveChannels> seen{};
   seen.fill(-1);
   for (int i = 0; i < request.drive_size(); ++i) {
@@ -64,12 +68,17 @@ CommandResult Sequencer::configure(const v1::Configure& request, v1::ConfigureRe
                       fmt::format("{}.channel = {} is already configured by drive[{}]", name, d.channel(), seen[d.channel()]));
     }
     seen[d.channel()] = i;
+    const config::DriveChannelDescription& coil = scanner_.drive[d.channel()];
     const double f = d.frequency_hz();
     if (!std::isfinite(f) || !(f > 0.0)) {
       return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("{}.frequency_hz = {} Hz must be positive", name, f));
     }
-    if (f > config_.max_frequency_hz) {
-      return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("{}.frequency_hz = {} Hz exceeds the limit {} Hz", name, f, config_.max_frequency_hz));
+    const double own_f = coil.frequency_hz();
+    if (std::abs(f - own_f) > kDriveFrequencyTolerance * own_f) {
+      return R::error(v1::ERROR_INVALID_ARGUMENT,
+                      fmt::format("{}.frequency_hz = {} Hz is not the frequency of drive channel {} ({} Hz within {} %: its drive chain is "
+                                  "matched to it)",
+                                  name, f, coil.name, own_f, kDriveFrequencyTolerance * 100.0));
     }
     if (!(f < nyquist_hz)) {
       return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("{}.frequency_hz = {} Hz is not below the ADC Nyquist frequency {} Hz", name, f, nyquist_hz));
@@ -78,11 +87,23 @@ CommandResult Sequencer::configure(const v1::Configure& request, v1::ConfigureRe
     if (!std::isfinite(a) || !(a > 0.0)) {
       return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("{}.amplitude_t = {} T must be positive", name, a));
     }
-    if (a > config_.max_amplitude_t) {
-      return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("{}.amplitude_t = {} T exceeds the limit {} T", name, a, config_.max_amplitude_t));
+    if (a > coil.max_amplitude_t) {
+      return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("{}.amplitude_t = {} T exceeds the limit {} T (max_amplitude of drive channel {})",
+                                                              name, a, coil.max_amplitude_t, coil.name));
     }
-    if (a > full_scale_t) {
-      return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("{}.amplitude_t = {} T exceeds the DAC full scale {} T", name, a, full_scale_t));
+    if (a > scanner_.safety.max_field_t) {
+      return R::error(v1::ERROR_INVALID_ARGUMENT,
+                      fmt::format("{}.amplitude_t = {} T exceeds the limit {} T (the hard field cap of [safety])", name, a, scanner_.safety.max_field_t));
+    }
+    if (a > coil.tesla_per_full_scale()) {
+      return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("{}.amplitude_t = {} T exceeds the limit {} T (DAC full scale of drive channel {})",
+                                                              name, a, coil.tesla_per_full_scale(), coil.name));
+    }
+    const double slew = 2.0 * std::numbers::pi * f * a;
+    if (coil.max_slew_t_per_s > 0.0 && slew > coil.max_slew_t_per_s) {
+      return R::error(v1::ERROR_INVALID_ARGUMENT,
+                      fmt::format("{}: peak slew rate 2 pi f A = {} T/s exceeds the limit {} T/s (max_slew of drive channel {})", name, slew,
+                                  coil.max_slew_t_per_s, coil.name));
     }
     if (!std::isfinite(d.phase_rad())) {
       return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("{}.phase_rad = {} must be finite", name, d.phase_rad()));
@@ -105,6 +126,7 @@ CommandResult Sequencer::configure(const v1::Configure& request, v1::ConfigureRe
   std::array<bool, kMaxDriveChannels> configured{};
   for (int i = 0; i < request.drive_size(); ++i) {
     const v1::DriveChannelConfig& d = request.drive(i);
+    const double full_scale_t = scanner_.drive[d.channel()].tesla_per_full_scale();
     drivers::DriveChannel channel(*bus_, d.channel());
     drivers::DriveSettings settings;
     settings.frequency_hz = d.frequency_hz();
@@ -112,7 +134,11 @@ CommandResult Sequencer::configure(const v1::Configure& request, v1::ConfigureRe
     settings.phase_rad = d.phase_rad();
     settings.ramp_samples = request.ramp_samples();
     drivers::RealisedDrive realised;
-    const drivers::ErrorCode code = channel.configure(settings, realised);
+    drivers::ErrorCode code = channel.configure(settings, realised);
+    if (code == drivers::ErrorCode::ok) {
+      // The logic clamps the output at the channel's limit, whatever is written to its DDS later.
+      code = channel.set_dac_limit(drivers::DriveChannel::dac_limit_for(drive_limit_t(scanner_, d.channel()) / full_scale_t));
+    }
     if (code != drivers::ErrorCode::ok) {
       phase_ = Phase::idle;
       configured_ = {};
@@ -126,6 +152,7 @@ CommandResult Sequencer::configure(const v1::Configure& request, v1::ConfigureRe
     out->set_phase_rad(realised.phase_rad);
     out->set_phase_increment(realised.phase_increment);
   }
+  for (unsigned ch = 0; ch < board_.drive_channels; ++ch) drivers::DriveChannel(*bus_, ch).enable_amplifier(configured[ch]);
   configured_ = configured;
   ramp_samples_ = request.ramp_samples();
   chunk_samples_ = chunk;
@@ -153,7 +180,11 @@ CommandResult Sequencer::start(const v1::Start& request, std::uint64_t owner, st
   ramp_down_known_ = false;
   ramp_down_start_sample_ = 0;
   wait_ticks_ = 0;
-  // Ramp first (it applies at the trigger, sample 0), then enable, then trigger.
+  // Amplifiers on (off since the last scan ended), ramp (it applies at the trigger, sample 0), then
+  // enable, then trigger.
+  for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
+    if (configured_[ch]) drivers::DriveChannel(*bus_, ch).enable_amplifier(true);
+  }
   for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
     if (configured_[ch]) drivers::DriveChannel(*bus_, ch).ramp_up();
   }
@@ -215,7 +246,14 @@ void Sequencer::fill_status(v1::Status& status) const {
   status.set_overwritten_events(streamer_->overwritten_events() + streamer_->corrupted_events());
   status.set_ramp_up_end_sample(has_scanned_ ? ramp_samples_ : 0);
   status.set_ramp_down_start_sample(ramp_down_known_ ? ramp_down_start_sample_ : 0);
-  if (shutting_down_) status.set_fault("firmware shutting down");
+  std::string fault = shutting_down_ ? "firmware shutting down" : "";
+  for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
+    const drivers::DriveStatus drive = drivers::DriveChannel(*bus_, ch).status();
+    const auto add = [&fault](const std::string& what) { fault += (fault.empty() ? "" : "; ") + what; };
+    if (drive.amplifier_fault) add("drive channel " + scanner_.drive[ch].name + ": amplifier fault");
+    if (drive.clamped) add("drive channel " + scanner_.drive[ch].name + ": output clamped at the DAC limit");
+  }
+  if (!fault.empty()) status.set_fault(fault);
 }
 
 bool Sequencer::acquisition_running() const noexcept { return (bus_->read32(kAcqStatus) & kAcqRunning) != 0; }
@@ -236,6 +274,15 @@ void Sequencer::begin_ramp_down(StopReason reason) noexcept {
     if (configured_[ch]) drivers::DriveChannel(*bus_, ch).ramp_down();
   }
   phase_ = Phase::ramping_down;
+}
+
+void Sequencer::power_down_configured() noexcept {
+  for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
+    if (configured_[ch]) drivers::DriveChannel(*bus_, ch).enable(false);
+  }
+  for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
+    if (configured_[ch]) drivers::DriveChannel(*bus_, ch).enable_amplifier(false);
+  }
 }
 
 bool Sequencer::ramp_down_complete() const noexcept {
@@ -271,9 +318,7 @@ void Sequencer::tick() noexcept {
         } else if (++wait_ticks_ >= kTriggerTimeoutTicks) {
           // The board never started: nothing was driven (the ramp applies only at the trigger).
           reason_ = StopReason::no_trigger;
-          for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
-            if (configured_[ch]) drivers::DriveChannel(*bus_, ch).enable(false);
-          }
+          power_down_configured();
           streamer_->arm(scan_id_, chunk_samples_, ramp_samples_);
           streamer_->finish_at(0);
           phase_ = Phase::draining;
@@ -290,9 +335,7 @@ void Sequencer::tick() noexcept {
       break;
     case Phase::ramping_down:
       if (ramp_down_complete()) {
-        for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
-          if (configured_[ch]) drivers::DriveChannel(*bus_, ch).enable(false);
-        }
+        power_down_configured();
         for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
           if (configured_[ch]) {
             ramp_down_start_sample_ = drivers::DriveChannel(*bus_, ch).ramp_event_sample();

@@ -19,13 +19,14 @@ std::string unique_name() {
   return "/mpi-fw-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
 }
 
-drivers::RegionGeometry geometry() {
+drivers::RegionGeometry region_geometry(const FakeBoard::Geometry& board) {
   drivers::RegionGeometry g;
-  g.dac_clock_hz = FakeBoard::kDacClockHz;
-  g.adc_decimation = FakeBoard::kDecimation;
-  g.adc_channels = FakeBoard::kAdcChannels;
+  g.dac_clock_hz = board.dac_clock_hz;
+  g.adc_decimation = board.adc_decimation;
+  g.adc_channels = board.receive_channels + board.drive_channels;
+  g.receive_channels = board.receive_channels;
   g.ring_frames_log2 = FakeBoard::kRingLog2;
-  g.drive_channels = FakeBoard::kDriveChannels;
+  g.drive_channels = board.drive_channels;
   return g;
 }
 
@@ -36,8 +37,12 @@ std::int16_t pattern(std::uint64_t sample, unsigned channel) {
   return static_cast<std::int16_t>(static_cast<std::uint16_t>(mixed));
 }
 
-FakeBoard::FakeBoard()
-    : name_(unique_name()), region_(drivers::SharedMemoryRegion::create(name_, geometry())), regs_(region_.base()) {
+FakeBoard::FakeBoard(const Geometry& geometry)
+    : name_(unique_name()),
+      geometry_(geometry),
+      adc_channels_(geometry.receive_channels + geometry.drive_channels),
+      region_(drivers::SharedMemoryRegion::create(name_, region_geometry(geometry))),
+      regs_(region_.base()) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -64,22 +69,29 @@ void FakeBoard::produce(std::uint64_t first, std::uint64_t count) {
   const std::uint64_t frames = std::uint64_t{1} << kRingLog2;
   for (std::uint64_t n = first; n < first + count; ++n) {
     const std::uint64_t slot = n & (frames - 1U);
-    for (unsigned c = 0; c < kAdcChannels; ++c) ring[slot * kAdcChannels + c] = pattern(n, c);
+    for (unsigned c = 0; c < adc_channels_; ++c) ring[slot * adc_channels_ + c] = pattern(n, c);
   }
 }
 
 void FakeBoard::run() {
   bool running = false;
-  std::array<double, kDriveChannels> factor{};
-  std::array<int, kDriveChannels> direction{};
-  std::array<bool, kDriveChannels> ramped_down{};
-  std::array<bool, kDriveChannels> was_enabled{};
+  const unsigned drives = geometry_.drive_channels;
+  std::array<double, kMaxDriveChannels> factor{};
+  std::array<int, kMaxDriveChannels> direction{};
+  std::array<bool, kMaxDriveChannels> ramped_down{};
+  std::array<bool, kMaxDriveChannels> was_enabled{};
+  std::array<bool, kMaxDriveChannels> was_powered{};
   while (!quit_.load()) {
     std::this_thread::sleep_for(std::chrono::microseconds(250));
     const bool run_bit = (regs_.read32(kAcqControl) & kAcqRun) != 0;
     if (!producing_.load()) continue;
     if (run_bit && !running) {  // trigger: counter to 0, then report running
       running = true;
+      for (unsigned ch = 0; ch < drives; ++ch) {
+        const bool enabled = (regs_.read32(drive_register(ch, kDriveControl)) & kDriveEnable) != 0;
+        const bool powered = (regs_.read32(drive_register(ch, kDriveAmplifierControl)) & kAmplifierEnable) != 0;
+        if (enabled && !powered) unpowered_triggers_.fetch_add(1);
+      }
       regs_.write64(kWritePointer, 0);
       ramped_down.fill(false);
       regs_.write32(kAcqStatus, kAcqRunning);
@@ -87,9 +99,10 @@ void FakeBoard::run() {
       running = false;
       StopObservation seen;
       seen.write_pointer = regs_.read64(kWritePointer);
-      for (unsigned ch = 0; ch < kDriveChannels; ++ch) {
+      for (unsigned ch = 0; ch < drives; ++ch) {
         seen.ramp_factor[ch] = regs_.read32(drive_register(ch, kDriveRampFactor));
         seen.enabled[ch] = (regs_.read32(drive_register(ch, kDriveControl)) & kDriveEnable) != 0;
+        seen.amplifier_enabled[ch] = (regs_.read32(drive_register(ch, kDriveAmplifierControl)) & kAmplifierEnable) != 0;
         seen.ramped_down[ch] = ramped_down[ch];
         seen.down_event_sample[ch] = regs_.read64(drive_register(ch, kDriveRampEventSample));
       }
@@ -100,16 +113,19 @@ void FakeBoard::run() {
       regs_.write32(kAcqStatus, 0);
       stops_.fetch_add(1);
     }
-    // A drive switched off while its ramp factor is not zero is a hard cut.
-    for (unsigned ch = 0; ch < kDriveChannels; ++ch) {
+    // A drive or its amplifier switched off while the ramp factor is not zero is a hard cut.
+    for (unsigned ch = 0; ch < drives; ++ch) {
       const bool enabled = (regs_.read32(drive_register(ch, kDriveControl)) & kDriveEnable) != 0;
+      const bool powered = (regs_.read32(drive_register(ch, kDriveAmplifierControl)) & kAmplifierEnable) != 0;
       if (was_enabled[ch] && !enabled && factor[ch] > 0.0) hard_cuts_.fetch_add(1);
+      if (was_powered[ch] && !powered && factor[ch] > 0.0) hard_cuts_.fetch_add(1);
       was_enabled[ch] = enabled;
+      was_powered[ch] = powered;
     }
     if (!running) continue;
 
     const std::uint64_t wp = regs_.read64(kWritePointer);
-    for (unsigned ch = 0; ch < kDriveChannels; ++ch) {
+    for (unsigned ch = 0; ch < drives; ++ch) {
       const auto command = static_cast<RampCommand>(regs_.take32(drive_register(ch, kDriveRampCommand)));
       if (command == RampCommand::up || command == RampCommand::down) {
         direction[ch] = command == RampCommand::up ? 1 : -1;
@@ -125,7 +141,7 @@ void FakeBoard::run() {
     } else {
       produce(wp, count);
     }
-    for (unsigned ch = 0; ch < kDriveChannels; ++ch) {
+    for (unsigned ch = 0; ch < drives; ++ch) {
       const double ramp = std::max<std::uint32_t>(1, regs_.read32(drive_register(ch, kDriveRampSamples)));
       factor[ch] = std::clamp(factor[ch] + direction[ch] * static_cast<double>(count) / ramp, 0.0, 1.0);
       regs_.write32(drive_register(ch, kDriveRampFactor), static_cast<std::uint32_t>(std::lround(factor[ch] * kRampFactorOne)));

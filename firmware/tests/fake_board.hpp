@@ -2,6 +2,7 @@
 // thread acknowledges the trigger, advances the write pointer, fills the ring with a known pattern
 // (pattern(sample, channel)) and applies ramp commands the way register_map.hpp describes. It records
 // what it saw when acquisition was stopped, so tests can check the order of the firmware's commands.
+// ADC channels: kReceiveChannels receive coils, then one reference pickup per drive channel.
 #pragma once
 
 #include "mpi/drivers/register_block.hpp"
@@ -23,6 +24,7 @@ struct StopObservation {
   std::uint64_t write_pointer = 0;                 // frames acquired when acquisition stopped
   std::array<std::uint32_t, 4> ramp_factor{};      // Q16 per drive channel at that moment
   std::array<bool, 4> enabled{};
+  std::array<bool, 4> amplifier_enabled{};
   std::array<bool, 4> ramped_down{};               // a ramp-down command had been applied
   std::array<std::uint64_t, 4> down_event_sample{};
 };
@@ -31,12 +33,22 @@ class FakeBoard {
  public:
   static constexpr std::uint32_t kDacClockHz = 125'000'000;
   static constexpr std::uint32_t kDecimation = 125;  // 1 MS/s
-  static constexpr std::uint32_t kAdcChannels = 2;
-  static constexpr std::uint32_t kRingLog2 = 20;
+  static constexpr std::uint32_t kReceiveChannels = 1;
   static constexpr std::uint32_t kDriveChannels = 2;
+  static constexpr std::uint32_t kAdcChannels = kReceiveChannels + kDriveChannels;
+  static constexpr std::uint32_t kRingLog2 = 20;
   static constexpr std::uint32_t kBlockFrames = 250;
 
-  FakeBoard();   // creates a uniquely named region and starts the logic thread
+  // The board's identification registers; the defaults are the constants above.
+  struct Geometry {
+    std::uint32_t dac_clock_hz = kDacClockHz;
+    std::uint32_t adc_decimation = kDecimation;
+    std::uint32_t receive_channels = kReceiveChannels;
+    std::uint32_t drive_channels = kDriveChannels;
+  };
+
+  FakeBoard() : FakeBoard(Geometry{}) {}
+  explicit FakeBoard(const Geometry& geometry);  // creates a uniquely named region and starts the logic thread
   ~FakeBoard();  // stops the thread and removes the region
   FakeBoard(const FakeBoard&) = delete;
   FakeBoard& operator=(const FakeBoard&) = delete;
@@ -51,6 +63,8 @@ class FakeBoard {
 
   [[nodiscard]] std::uint64_t stops() const noexcept { return stops_.load(); }
   [[nodiscard]] std::uint64_t hard_cuts() const noexcept { return hard_cuts_.load(); }
+  // Triggers at which an enabled drive channel's amplifier was off (the drive would play into nothing).
+  [[nodiscard]] std::uint64_t unpowered_triggers() const noexcept { return unpowered_triggers_.load(); }
   [[nodiscard]] StopObservation last_stop() const;
   // Waits (bounded) until the logic has seen `count` acquisition stops.
   bool wait_for_stops(std::uint64_t count, int timeout_ms = 10000) const;
@@ -60,6 +74,8 @@ class FakeBoard {
   void produce(std::uint64_t first, std::uint64_t count);
 
   std::string name_;
+  Geometry geometry_;
+  std::uint32_t adc_channels_;
   drivers::SharedMemoryRegion region_;
   drivers::RegisterBlock regs_;
   std::thread thread_;
@@ -68,6 +84,7 @@ class FakeBoard {
   std::atomic<std::uint64_t> jump_{0};
   std::atomic<std::uint64_t> stops_{0};
   std::atomic<std::uint64_t> hard_cuts_{0};
+  std::atomic<std::uint64_t> unpowered_triggers_{0};
   mutable std::mutex mutex_;
   StopObservation last_stop_;
 };

@@ -28,16 +28,10 @@ namespace {
 
 namespace v1 = link::v1;
 
-const char* const kScanner = R"(
-[board]
-adc_channel_names = ["rx_x", "ref_x"]
-[drive]
-tesla_per_full_scale = 0.020
-max_amplitude_t = 0.016
-max_frequency_hz = 150000
-[selection]
-gradient_t_per_m = 2.0
-)";
+// The shipped 1D demo scanner, and a fake board with its geometry: 125 MHz / 8, one receive channel, one
+// drive channel (ADC channels rx_x, ref_x).
+const std::string kScannerFile = std::string(MPI_SOURCE_DIR) + "/configs/scanners/demo-1d.toml";
+const FakeBoard::Geometry kDemoBoard{125'000'000, 8, 1, 1};
 
 class TempDir {
  public:
@@ -179,9 +173,9 @@ std::vector<std::string> lines_of(const std::string& text) {
 }
 
 TEST(FirmwareBinary, PortInUseIsOneLineAndExitTwo) {
-  FakeBoard board;
+  FakeBoard board(kDemoBoard);
   TempDir dir;
-  const std::string scanner = dir.write("scanner.toml", kScanner);
+  const std::string scanner = kScannerFile;
   Listener taken;
   const std::string where = "127.0.0.1:" + std::to_string(taken.port());
   Child child({"--bus", "shm:" + board.name(), "--scanner", scanner, "--listen", where}, dir.file("stderr"));
@@ -194,7 +188,7 @@ TEST(FirmwareBinary, PortInUseIsOneLineAndExitTwo) {
 
 TEST(FirmwareBinary, MissingSharedMemoryIsOneLineAndExitTwo) {
   TempDir dir;
-  const std::string scanner = dir.write("scanner.toml", kScanner);
+  const std::string scanner = kScannerFile;
   Child child({"--bus", "shm:/mpi-fw-test-no-such-region", "--scanner", scanner, "--listen", "127.0.0.1:0"}, dir.file("stderr"));
   EXPECT_EQ(child.wait(), 2);
   const auto lines = lines_of(read_file(dir.file("stderr")));
@@ -204,29 +198,44 @@ TEST(FirmwareBinary, MissingSharedMemoryIsOneLineAndExitTwo) {
 }
 
 TEST(FirmwareBinary, InvalidScannerConfigIsOneLineAndExitTwo) {
-  FakeBoard board;
+  FakeBoard board(kDemoBoard);
   TempDir dir;
-  std::string text = kScanner;
-  text.replace(text.find("max_amplitude_t = 0.016"), 23, "max_amplitude_t = -1.0");
+  // The demo scanner with its drive coil's limit made negative.
+  std::string text = read_file(kScannerFile);
+  const std::size_t key = text.find("max_amplitude =");
+  ASSERT_NE(key, std::string::npos) << "the demo scanner has no max_amplitude";
+  const std::size_t end = text.find('\n', key);
+  text.replace(key, end - key, "max_amplitude = \"-16 mT\"");
   const std::string scanner = dir.write("scanner.toml", text);
   Child child({"--bus", "shm:" + board.name(), "--scanner", scanner, "--listen", "127.0.0.1:0"}, dir.file("stderr"));
   EXPECT_EQ(child.wait(), 2);
   const auto lines = lines_of(read_file(dir.file("stderr")));
   ASSERT_EQ(lines.size(), 1U) << read_file(dir.file("stderr"));
-  EXPECT_EQ(lines[0], "mpi-firmware: " + scanner + ": [drive] max_amplitude_t: must be positive");
+  EXPECT_EQ(lines[0].rfind("mpi-firmware: " + scanner + ": ", 0), 0U) << lines[0];
+  EXPECT_NE(lines[0].find("max_amplitude"), std::string::npos) << lines[0];
 
-  const std::string broken = dir.write("broken.toml", "[drive\nmax_amplitude_t = 1\n");
+  const std::string broken = dir.write("broken.toml", "[board\ndac_clock = \"125 MHz\"\n");
   Child child2({"--bus", "shm:" + board.name(), "--scanner", broken, "--listen", "127.0.0.1:0"}, dir.file("stderr2"));
   EXPECT_EQ(child2.wait(), 2);
   const auto lines2 = lines_of(read_file(dir.file("stderr2")));
   ASSERT_EQ(lines2.size(), 1U) << read_file(dir.file("stderr2"));
-  EXPECT_EQ(lines2[0].rfind("mpi-firmware: " + broken + ": line 1 col ", 0), 0U) << lines2[0];
+  EXPECT_EQ(lines2[0].rfind("mpi-firmware: " + broken + ":1:", 0), 0U) << lines2[0];
+}
+
+TEST(FirmwareBinary, ScannerOfAnotherBoardIsOneLineAndExitTwo) {
+  FakeBoard board;  // 1 MS/s (decimation 125), two drive channels: not the demo scanner's board
+  TempDir dir;
+  Child child({"--bus", "shm:" + board.name(), "--scanner", kScannerFile, "--listen", "127.0.0.1:0"}, dir.file("stderr"));
+  EXPECT_EQ(child.wait(), 2);
+  const auto lines = lines_of(read_file(dir.file("stderr")));
+  ASSERT_EQ(lines.size(), 1U) << read_file(dir.file("stderr"));
+  EXPECT_EQ(lines[0], "mpi-firmware: " + kScannerFile + ": [board] adc_decimation: the scanner description says 8, the board reports 125");
 }
 
 TEST(FirmwareBinary, ListensReportsThePortAndRampsDownOnSigterm) {
-  FakeBoard board;
+  FakeBoard board(kDemoBoard);
   TempDir dir;
-  const std::string scanner = dir.write("scanner.toml", kScanner);
+  const std::string scanner = kScannerFile;
   Child child({"--bus", "shm:" + board.name(), "--scanner", scanner, "--listen", "127.0.0.1:0", "--port-file", dir.file("port")},
               dir.file("stderr"));
   const std::string line = child.read_line();
@@ -266,7 +275,9 @@ TEST(FirmwareBinary, ListensReportsThePortAndRampsDownOnSigterm) {
   ASSERT_TRUE(board.wait_for_stops(1));
   EXPECT_TRUE(board.last_stop().ramped_down[0]);
   EXPECT_EQ(board.last_stop().ramp_factor[0], 0U);
+  EXPECT_FALSE(board.last_stop().amplifier_enabled[0]);
   EXPECT_EQ(board.hard_cuts(), 0U);
+  EXPECT_EQ(board.unpowered_triggers(), 0U);
   EXPECT_EQ(child.rest_of_stdout(), "");  // exactly one line on stdout
 }
 

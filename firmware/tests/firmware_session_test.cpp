@@ -4,7 +4,7 @@
 #include "mpi/drivers/register_map.hpp"
 #include "mpi/drivers/shared_memory_bus.hpp"
 #include "mpi/firmware/firmware.hpp"
-#include "mpi/firmware/scanner_config.hpp"
+#include "mpi/config/scanner_description.hpp"
 
 #include <gtest/gtest.h>
 
@@ -20,18 +20,44 @@ namespace {
 namespace v1 = link::v1;
 using namespace drivers::regmap;
 
-constexpr double kTeslaPerFullScale = 0.020;
-constexpr double kMaxAmplitudeT = 0.016;
-constexpr double kMaxFrequencyHz = 150000.0;
+constexpr double kTeslaPerFullScale = 0.020;  // drive x: 1 V * 10 A/V * 2 mT/A
+constexpr double kMaxAmplitudeT = 0.016;      // drive x's coil limit
+constexpr double kMaxSlewTPerS = 2400.0;      // drive x: 2 pi * 25 kHz * 15.3 mT
+constexpr double kFieldCapT = 0.030;          // [safety] hard field cap, below drive y's coil limit
 
-ScannerConfig scanner() {
-  ScannerConfig c;
-  c.adc_channel_names = {"rx_x", "ref_x"};
-  c.tesla_per_full_scale = kTeslaPerFullScale;
-  c.max_amplitude_t = kMaxAmplitudeT;
-  c.max_frequency_hz = kMaxFrequencyHz;
-  c.selection_gradient_t_per_m = 2.0;
-  return c;
+// The fake board's scanner: drive x at 2.5 MHz / 100 = 25 kHz, drive y at 2.6 MHz / 100 = 26 kHz (a
+// stronger coil, capped by [safety]), gradient diag(2, -1, -1) T/m, one receive channel.
+config::ScannerDescription scanner() {
+  config::ScannerDescription s;
+  s.name = "fake board";
+  s.board.dac_clock_hz = FakeBoard::kDacClockHz;
+  s.board.adc_decimation = FakeBoard::kDecimation;
+  s.board.ring_frames_log2 = FakeBoard::kRingLog2;
+  config::DriveChannelDescription x;
+  x.name = "x";
+  x.axis = {1.0, 0.0, 0.0};
+  x.base_clock_hz = 2.5e6;
+  x.divider = 100;
+  x.dac_full_scale_v = 1.0;
+  x.amplifier_gain_a_per_v = 10.0;
+  x.coil_sensitivity_t_per_a = 2e-3;
+  x.max_amplitude_t = kMaxAmplitudeT;
+  x.max_slew_t_per_s = kMaxSlewTPerS;
+  config::DriveChannelDescription y = x;
+  y.name = "y";
+  y.axis = {0.0, 1.0, 0.0};
+  y.base_clock_hz = 2.6e6;
+  y.coil_sensitivity_t_per_a = 4e-3;  // 40 mT at full scale
+  y.max_amplitude_t = 0.035;
+  y.max_slew_t_per_s = 0.0;  // no slew limit
+  s.drive = {x, y};
+  s.selection.gradient_t_per_m = {{{2.0, 0.0, 0.0}, {0.0, -1.0, 0.0}, {0.0, 0.0, -1.0}}};
+  s.receive.sample_rate_hz = s.board.sample_rate_hz();
+  config::ReceiveChannelDescription rx;
+  rx.name = "rx_x";
+  s.receive.channels = {rx};
+  s.safety.max_field_t = kFieldCapT;
+  return s;
 }
 
 // Runs the firmware on its own thread; always shuts it down and joins, also when a test fails.
@@ -193,11 +219,13 @@ TEST_F(FirmwareSessionTest, HandshakeReportsTheBoard) {
   EXPECT_EQ(b.ring_frames(), std::uint64_t{1} << FakeBoard::kRingLog2);
   EXPECT_DOUBLE_EQ(b.dac_clock_hz(), FakeBoard::kDacClockHz);
   EXPECT_EQ(b.drive_channels(), FakeBoard::kDriveChannels);
-  EXPECT_DOUBLE_EQ(b.drive_max_amplitude_t(), kMaxAmplitudeT);
-  EXPECT_DOUBLE_EQ(b.selection_gradient_t_per_m(), 2.0);
-  ASSERT_EQ(b.adc_channel_names_size(), 2);
+  EXPECT_DOUBLE_EQ(b.drive_max_amplitude_t(), kMaxAmplitudeT);  // the lower of x (16 mT) and y (capped at 30 mT)
+  EXPECT_NEAR(b.selection_gradient_t_per_m(), 2.0, 1e-12);
+  // Receive channels, then the drives' reference pickups.
+  ASSERT_EQ(b.adc_channel_names_size(), 3);
   EXPECT_EQ(b.adc_channel_names(0), "rx_x");
   EXPECT_EQ(b.adc_channel_names(1), "ref_x");
+  EXPECT_EQ(b.adc_channel_names(2), "ref_y");
 }
 
 TEST_F(FirmwareSessionTest, ControlTickAdvancesTheAliveCounter) {
@@ -279,10 +307,18 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfigure{"duplicate", [](v1::Configure& c) { c.mutable_drive(1)->set_channel(0); }, "drive[1].channel = 0 is already configured"},
         BadConfigure{"frequency_zero", [](v1::Configure& c) { c.mutable_drive(0)->set_frequency_hz(0.0); }, "drive[0].frequency_hz = 0 Hz"},
         BadConfigure{"frequency_nan", [](v1::Configure& c) { c.mutable_drive(0)->set_frequency_hz(std::nan("")); }, "drive[0].frequency_hz"},
-        BadConfigure{"frequency_limit", [](v1::Configure& c) { c.mutable_drive(1)->set_frequency_hz(200000.0); },
-                     "drive[1].frequency_hz = 200000 Hz exceeds the limit 150000 Hz"},
+        BadConfigure{"frequency_far", [](v1::Configure& c) { c.mutable_drive(1)->set_frequency_hz(200000.0); },
+                     "drive[1].frequency_hz = 200000 Hz is not the frequency of drive channel y (26000 Hz within 1 %"},
+        BadConfigure{"frequency_just_outside", [](v1::Configure& c) { c.mutable_drive(0)->set_frequency_hz(25251.0); },
+                     "drive[0].frequency_hz = 25251 Hz is not the frequency of drive channel x (25000 Hz within 1 %"},
+        BadConfigure{"frequency_of_the_other_channel", [](v1::Configure& c) { c.mutable_drive(1)->set_frequency_hz(25000.0); },
+                     "drive[1].frequency_hz = 25000 Hz is not the frequency of drive channel y"},
         BadConfigure{"amplitude_limit", [](v1::Configure& c) { c.mutable_drive(0)->set_amplitude_t(0.03); },
-                     "drive[0].amplitude_t = 0.03 T exceeds the limit 0.016 T"},
+                     "drive[0].amplitude_t = 0.03 T exceeds the limit 0.016 T (max_amplitude of drive channel x)"},
+        BadConfigure{"field_cap", [](v1::Configure& c) { c.mutable_drive(1)->set_amplitude_t(0.032); },
+                     "drive[1].amplitude_t = 0.032 T exceeds the limit 0.03 T (the hard field cap of [safety])"},
+        BadConfigure{"slew", [](v1::Configure& c) { c.mutable_drive(0)->set_amplitude_t(0.0155); },
+                     "drive[0]: peak slew rate 2 pi f A = 2434"},
         BadConfigure{"amplitude_negative", [](v1::Configure& c) { c.mutable_drive(1)->set_amplitude_t(-0.001); }, "drive[1].amplitude_t = -0.001 T"},
         BadConfigure{"amplitude_zero", [](v1::Configure& c) { c.mutable_drive(0)->set_amplitude_t(0.0); }, "drive[0].amplitude_t = 0 T"},
         BadConfigure{"phase", [](v1::Configure& c) { c.mutable_drive(0)->set_phase_rad(INFINITY); }, "drive[0].phase_rad"},
@@ -317,6 +353,16 @@ TEST_F(FirmwareSessionTest, ConfigureReportsWhatTheDdsPlays) {
   EXPECT_EQ(regs.read32(drive_register(0, kDriveAmplitude)), static_cast<std::uint32_t>(code));
   EXPECT_EQ(regs.read32(drive_register(0, kDriveRampSamples)), 777U);
   EXPECT_EQ(regs.read32(drive_register(0, kDriveControl)) & kDriveEnable, 0U);  // not enabled before Start
+  // The DAC limit: the coil's 16 mT of 20 mT at full scale, 26213.6 codes, with room for the amplitude
+  // code's rounding (a quarter code): 26214.
+  EXPECT_EQ(regs.read32(drive_register(0, kDriveDacLimit)), 26214U);
+  EXPECT_EQ(regs.read32(drive_register(0, kDriveAmplifierControl)) & kAmplifierEnable, kAmplifierEnable);
+  EXPECT_EQ(regs.read32(drive_register(1, kDriveAmplifierControl)) & kAmplifierEnable, 0U) << "channel 1 is not configured";
+  // A single tone: the other DDS components, the arbitrary waveform and the DC offset are zero.
+  EXPECT_EQ(regs.read32(dds_register(0, 1, kDdsAmplitude)), 0U);
+  EXPECT_EQ(regs.read32(dds_register(0, 2, kDdsAmplitude)), 0U);
+  EXPECT_EQ(regs.read32(drive_register(0, kDriveAwgPoints)), 0U);
+  EXPECT_EQ(regs.read32(drive_register(0, kDriveDcOffset)), 0U);
   const auto status = client->request(status_request());
   ASSERT_TRUE(status && status->has_status());
   EXPECT_EQ(status->status().state(), v1::SCAN_STATE_CONFIGURED);
@@ -344,6 +390,7 @@ TEST_F(FirmwareSessionTest, StartStreamsEverySampleAndStopRampsDownFirst) {
   EXPECT_TRUE(seen.ramped_down[0]);
   EXPECT_EQ(seen.ramp_factor[0], 0U);
   EXPECT_FALSE(seen.enabled[0]);
+  EXPECT_FALSE(seen.amplifier_enabled[0]) << "the amplifier is switched off once the field is zero";
   EXPECT_EQ(board_.hard_cuts(), 0U);
   EXPECT_EQ(r.end->ramp_down_start_sample(), seen.down_event_sample[0]);
   EXPECT_GE(r.end->ramp_down_start_sample(), 40000U);
@@ -374,6 +421,7 @@ TEST_F(FirmwareSessionTest, StartStreamsEverySampleAndStopRampsDownFirst) {
   EXPECT_GE(second.end->ramp_down_start_sample(), kRamp + 2000U);
   EXPECT_TRUE(board_.wait_for_stops(2));
   EXPECT_EQ(board_.hard_cuts(), 0U);
+  EXPECT_EQ(board_.unpowered_triggers(), 0U) << "Start powers the amplifier again after the first scan switched it off";
 }
 
 TEST_F(FirmwareSessionTest, CommandsThatDoNotFitTheStateAreRefused) {

@@ -1,7 +1,15 @@
 // mpi-plant: the hardware-in-the-loop plant as a process. Creates the shared-memory region named by --shm
 // (laid out as the board's register map and ADC ring), announces "plant ready shm=NAME" on stdout and plays
 // the board's logic and the scanner's physics until SIGTERM/SIGINT or the death of its parent process.
+//
+//   mpi-plant --shm NAME --scanner FILE (--plan FILE | --tracer FILE --phantom FILE) [--seed N]
+//             [--faults FILE] [--control FILE] [--pace X]
+//
+// --pace 1 (default) runs in step with the wall clock like the hardware; 0 as fast as possible. The samples
+// are the same either way. --control names a file polled every ~10 ms: each line appended to it is a fault
+// command (faults.hpp) applied at the sample the plant is at. Bad input: exit 2, "mpi-plant: <message>".
 #include "mpi/drivers/shared_memory_region.hpp"
+#include "mpi/hil/control_file.hpp"
 #include "mpi/hil/plant.hpp"
 #include "mpi/hil/plant_config.hpp"
 
@@ -43,31 +51,41 @@ void install_signal_handlers() {
 
 constexpr std::uint32_t kBlockFrames = 4096;
 constexpr auto kIdleSleep = std::chrono::microseconds(200);
+constexpr auto kControlPollPeriod = std::chrono::milliseconds(10);
 
-void run(mpi::hil::Plant& plant, double pace) {
+void run(mpi::hil::Plant& plant, double pace, mpi::hil::ControlFile* control) {
   using Clock = std::chrono::steady_clock;
-  std::uint64_t seen_triggers = plant.trigger_count();
-  Clock::time_point started = Clock::now();
+  Clock::time_point anchor = Clock::now();  // wall time at which `advanced` counted from 0
+  double advanced = 0.0;                    // sample periods the plant advanced since the anchor
+  Clock::time_point next_control = anchor;
   const double frames_per_second = plant.sample_rate_hz() * pace;
-  std::uint32_t budget = 0;  // frames the next step may generate
   while (!g_stop.load(std::memory_order_relaxed)) {
-    const std::uint64_t generated = plant.step(budget);
-    if (plant.trigger_count() != seen_triggers) {
-      seen_triggers = plant.trigger_count();
-      started = Clock::now();  // sample 0 of this acquisition
-    }
-    budget = 0;
-    if (plant.running()) {
-      if (pace > 0.0) {
-        const std::chrono::duration<double> elapsed = Clock::now() - started;
-        const double due = elapsed.count() * frames_per_second;
-        const auto done = static_cast<double>(plant.sample_index());
-        if (due > done) budget = static_cast<std::uint32_t>(std::min<double>(due - done, kBlockFrames));
-      } else {
-        budget = kBlockFrames;
+    const Clock::time_point now = Clock::now();
+    if (control != nullptr && now >= next_control) {
+      next_control = now + kControlPollPeriod;
+      for (const std::string& line : control->new_lines()) {
+        try {
+          plant.inject(mpi::hil::parse_control_command(line));
+          spdlog::info("control: '{}' applied at sample {}", line, plant.sample_index());
+        } catch (const std::exception& e) {
+          spdlog::error("control: '{}': {}", line, e.what());
+        }
       }
     }
-    if (budget == 0 && generated == 0) std::this_thread::sleep_for(kIdleSleep);
+    std::uint32_t budget = kBlockFrames;
+    if (pace > 0.0) {
+      const double due = std::chrono::duration<double>(now - anchor).count() * frames_per_second;
+      budget = due > advanced ? static_cast<std::uint32_t>(std::min<double>(due - advanced, kBlockFrames)) : 0U;
+    }
+    const std::uint64_t triggers = plant.trigger_count();
+    const std::uint64_t generated = plant.step(budget);
+    if (plant.trigger_count() != triggers) {
+      anchor = now;  // sample 0 of this acquisition
+      advanced = static_cast<double>(generated);
+    } else {
+      advanced += budget;
+    }
+    if (budget == 0 || (pace == 0.0 && !plant.running())) std::this_thread::sleep_for(kIdleSleep);
   }
 }
 
@@ -79,20 +97,36 @@ int main(int argc, char** argv) {
   install_signal_handlers();
   if (::getppid() != parent) return 0;  // the parent died before the death signal was armed
 
-  CLI::App app{"mpi-plant: the hardware-in-the-loop plant (board logic and 1D FFP scanner physics)"};
+  CLI::App app{"mpi-plant: the hardware-in-the-loop plant (board logic and MPI scanner physics)"};
   std::string shm;
   std::string scanner_file;
   std::string plan_file;
+  std::string tracer_file;
+  std::string phantom_file;
+  std::string faults_file;
+  std::string control_file;
+  std::optional<std::uint64_t> seed;
   double pace = 1.0;
   app.add_option("--shm", shm, "name of the shared-memory region to create")->required();
-  app.add_option("--scanner", scanner_file, "scanner file (TOML)")->required();
-  app.add_option("--plan", plan_file, "scan plan with tracer and phantom (TOML)")->required();
+  app.add_option("--scanner", scanner_file, "scanner description (TOML)")->required();
+  auto* plan = app.add_option("--plan", plan_file, "scan plan: its tracer and [simulation] phantom, seed, faults");
+  auto* tracer = app.add_option("--tracer", tracer_file, "tracer description (TOML)");
+  auto* phantom = app.add_option("--phantom", phantom_file, "phantom description (TOML)");
+  plan->excludes(tracer)->excludes(phantom);
+  tracer->needs(phantom);
+  phantom->needs(tracer);
+  app.add_option("--seed", seed, "noise seed (replaces the plan's)");
+  app.add_option("--faults", faults_file, "faults file (TOML, replaces the plan's)");
+  app.add_option("--control", control_file, "control file: fault commands appended while running");
   app.add_option("--pace", pace, "sample time per wall-clock time: 1 real time, 0 as fast as possible")
       ->check(CLI::Range(0.0, 1e6));
   try {
     app.parse(argc, argv);
+    if (plan_file.empty() && tracer_file.empty()) throw CLI::ValidationError("--plan or --tracer and --phantom", "one is required");
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;  // --help is no error
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::fprintf(stderr, "mpi-plant: %s\n", e.what());
+    return 2;
   }
 
   auto log = spdlog::stderr_color_mt("plant");
@@ -100,20 +134,25 @@ int main(int argc, char** argv) {
 
   std::optional<mpi::drivers::SharedMemoryRegion> region;
   std::optional<mpi::hil::Plant> plant;
+  std::optional<mpi::hil::ControlFile> control;
   try {
-    const mpi::hil::PlantConfig config = mpi::hil::load_plant_config(scanner_file, plan_file);
-    region.emplace(mpi::drivers::SharedMemoryRegion::create(shm, mpi::hil::region_geometry(config)));
+    const mpi::hil::PlantConfig config =
+        plan_file.empty() ? mpi::hil::load_plant_config(scanner_file, tracer_file, phantom_file, seed.value_or(1), faults_file)
+                          : mpi::hil::load_plant_config_from_plan(scanner_file, plan_file, seed, faults_file);
+    if (!control_file.empty()) control.emplace(control_file);
+    region.emplace(mpi::drivers::SharedMemoryRegion::create(shm, mpi::hil::region_geometry(config.scanner)));
     plant.emplace(config, region->base());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mpi-plant: %s\n", e.what());
     return 2;
   }
 
-  spdlog::info("{} phantom sources, moment table of {} nodes, fs = {} Hz, pace {}", plant->sources().size(),
-               plant->moment_table().size(), plant->sample_rate_hz(), pace);
+  spdlog::info("scanner '{}': {} drive, {} receive channels, fs = {} Hz, {} tracer modes, {} faults scheduled, pace {}",
+               plant->config().scanner.name, plant->config().scanner.drive.size(), plant->config().scanner.receive.channels.size(),
+               plant->sample_rate_hz(), plant->model().modes(), plant->config().faults.size(), pace);
   std::cout << "plant ready shm=" << shm << std::endl;
 
-  run(*plant, pace);
+  run(*plant, pace, control ? &*control : nullptr);
   spdlog::info("stopping");
   return 0;  // the region's destructor unlinks it
 }

@@ -68,7 +68,7 @@ void prepare_output(const fs::path& out) {
 int main(int argc, char** argv) {
   CLI::App app{"mpi: run and replay magnetic particle imaging scans"};
   app.require_subcommand(1);
-  std::string scanner_file = "configs/scanner-1d.toml";
+  std::string scanner_file = "configs/scanners/demo-1d.toml";
   std::string plan_file;
   std::string out_dir = "out";
 

@@ -6,6 +6,7 @@
 #include "mpi/host/reconstruction_runner.hpp"
 #include "mpi/protocol/version.hpp"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <cmath>
@@ -61,9 +62,16 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
   if (!hello_reply.has_hello_reply()) throw LinkError("firmware answered Hello with something else");
   stream.consume(hello_reply);
   const auto& board = hello_reply.hello_reply().board();
-  if (std::abs(board.selection_gradient_t_per_m() - scanner.gradient_t_per_m) > 1e-6 * scanner.gradient_t_per_m) {
+  // The board reports its gradient along the strongest axis and its ADC channel names: a different
+  // description is most likely the wrong file.
+  if (std::abs(board.selection_gradient_t_per_m() - scanner.strongest_gradient_t_per_m) > 1e-6 * std::abs(scanner.strongest_gradient_t_per_m)) {
     spdlog::warn("board reports a selection gradient of {} T/m, the scanner description says {} T/m; reconstructing with the description",
-                 board.selection_gradient_t_per_m(), scanner.gradient_t_per_m);
+                 board.selection_gradient_t_per_m(), scanner.strongest_gradient_t_per_m);
+  }
+  const std::vector<std::string> board_names(board.adc_channel_names().begin(), board.adc_channel_names().end());
+  if (!scanner.adc_channel_names.empty() && board_names != scanner.adc_channel_names) {
+    spdlog::warn("board reports ADC channels [{}], the scanner description has [{}]", fmt::join(board_names, ", "),
+                 fmt::join(scanner.adc_channel_names, ", "));
   }
 
   link::v1::Envelope configure;

@@ -1,8 +1,14 @@
 #include "mpi/host/scan_plan.hpp"
 
+#include "mpi/config/config_error.hpp"
+#include "mpi/config/scanner_description.hpp"
+#include "mpi/config/tracer_description.hpp"
+
+#include <Eigen/Eigenvalues>
 #include <toml++/toml.h>
 
 #include <cmath>
+#include <initializer_list>
 #include <sstream>
 
 namespace mpi::host {
@@ -73,6 +79,15 @@ class Section {
     return out;
   }
 
+  // Refuses keys of the section other than `known`.
+  void only(std::initializer_list<std::string_view> known) const {
+    for (const auto& [key, value] : *table_) {
+      bool listed = false;
+      for (const std::string_view k : known) listed = listed || key.str() == k;
+      if (!listed) fail(std::string(key.str()), "unknown key");
+    }
+  }
+
   [[noreturn]] void fail(const std::string& key, const std::string& why) const {
     throw PlanError(file_ + ": [" + name_ + "] " + key + ": " + why);
   }
@@ -84,13 +99,56 @@ class Section {
   const toml::table* table_ = nullptr;
 };
 
+// The plan's tracer file, as a recon::Tracer for 1D x-space: exactly one mode.
+recon::Tracer single_mode_tracer(const toml::table& root, const std::filesystem::path& plan_file, std::filesystem::path& resolved) {
+  const std::string name = plan_file.string();
+  const toml::node* node = root.get("tracer");
+  if (node == nullptr) throw PlanError(name + ": tracer: missing (the tracer file, e.g. tracer = \"../tracers/single-core-30nm.toml\")");
+  const std::optional<std::string> path = node->value_exact<std::string>();
+  if (!path || path->empty()) {
+    throw PlanError(name + ": tracer: must be the path of a tracer file relative to the plan (e.g. tracer = \"../tracers/single-core-30nm.toml\")");
+  }
+  resolved = (plan_file.parent_path() / *path).lexically_normal();
+  config::TracerDescription description;
+  try {
+    description = config::load_tracer_description(resolved);
+  } catch (const config::ConfigError& e) {
+    throw PlanError(name + ": tracer: " + e.what());
+  }
+  if (description.modes.size() != 1) {
+    throw PlanError(name + ": tracer: '" + *path + "' has " + std::to_string(description.modes.size()) +
+                    " modes; 1D x-space reconstruction needs a tracer with a single mode");
+  }
+  const config::TracerModeDescription& mode = description.modes.front();
+  recon::Tracer tracer;
+  tracer.core_diameter_m = mode.core_diameter_m;
+  tracer.diameter_sigma = mode.diameter_sigma;
+  tracer.saturation_magnetisation_a_per_m = mode.saturation_magnetisation_a_per_m;
+  tracer.temperature_k = description.temperature_k;
+  tracer.core_density_kg_per_m3 = mode.core_density_kg_per_m3;
+  tracer.iron_mass_fraction = mode.iron_mass_fraction;
+  tracer.dead_layer_m = mode.dead_layer_m;
+  if (const std::string why = recon::validate(tracer); !why.empty()) throw PlanError(name + ": tracer: '" + *path + "': " + why);
+  return tracer;
+}
+
 }  // namespace
 
 ScanPlan load_scan_plan(const std::filesystem::path& file) {
   const toml::table root = parse(file);
   const std::string name = file.string();
+  for (const auto& [key, value] : root) {
+    const std::string_view k = key.str();
+    if (k == "tracer" || k == "sequence" || k == "reconstruction" || k == "simulation") continue;
+    if (k == "phantom") {
+      throw PlanError(name + ": [phantom]: not part of a plan any more: the phantom is a file of its own, named in "
+                      "[simulation] phantom = \"../phantoms/NAME.toml\"");
+    }
+    throw PlanError(name + ": " + std::string(k) + ": unknown key (a plan has tracer, [sequence], [reconstruction], [simulation])");
+  }
   ScanPlan plan;
   const Section seq(root, name, "sequence");
+  seq.only({"drive_frequency_hz", "drive_amplitude_t", "drive_phase_rad", "periods_per_frame", "frames", "ramp_periods"});
   plan.sequence.drive_frequency_hz = seq.number("drive_frequency_hz", 0, 100.0, 1e6, true);
   plan.sequence.drive_amplitude_t = seq.number("drive_amplitude_t", 0, 1e-5, 0.1, true);
   plan.sequence.drive_phase_rad = seq.number("drive_phase_rad", 0.0, -100.0, 100.0);
@@ -98,14 +156,11 @@ ScanPlan load_scan_plan(const std::filesystem::path& file) {
   plan.sequence.frames = seq.count("frames", 1, 1, 10'000'000);
   plan.sequence.ramp_periods = seq.count("ramp_periods", 25, 1, 1'000'000);
 
-  const Section tracer(root, name, "tracer");
-  plan.tracer.core_diameter_m = tracer.number("core_diameter_nm", 0, 1.0, 200.0, true) * 1e-9;
-  plan.tracer.diameter_sigma = tracer.number("diameter_sigma", 0.0, 0.0, 1.0);
-  plan.tracer.saturation_magnetisation_a_per_m = tracer.number("saturation_magnetisation_a_per_m", 0, 1e3, 2e6, true);
-  plan.tracer.temperature_k = tracer.number("temperature_k", 293.15, 1.0, 1000.0);
+  plan.tracer = single_mode_tracer(root, file, plan.tracer_file);
 
   if (root.get("reconstruction") != nullptr) {
     const Section rec(root, name, "reconstruction");
+    rec.only({"pixel_mm", "min_speed_fraction"});
     plan.reconstruction.pixel_m = rec.number("pixel_mm", 0.02, 1e-4, 10.0) * 1e-3;
     plan.reconstruction.min_speed_fraction = rec.number("min_speed_fraction", 0.3, 0.0, 0.95);
   }
@@ -113,17 +168,38 @@ ScanPlan load_scan_plan(const std::filesystem::path& file) {
 }
 
 ScannerDescription load_scanner_description(const std::filesystem::path& file) {
-  const toml::table root = parse(file);
+  config::ScannerDescription d;
+  try {
+    d = config::load_scanner_description(file);
+  } catch (const config::ConfigError& e) {
+    throw PlanError(e.what());
+  }
   const std::string name = file.string();
+  if (d.drive.empty()) throw PlanError(name + ": [[drive]]: the host's 1D reconstruction needs a drive channel");
+  if (d.receive.channels.empty()) throw PlanError(name + ": [[receive.channel]]: the host's 1D reconstruction needs a receive channel");
+  Eigen::Matrix3d g;
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < 3; ++j) g(i, j) = d.selection.gradient_t_per_m[i][j];
+  }
+  const config::Vec3& axis = d.drive.front().axis;
+  const Eigen::Vector3d e = Eigen::Vector3d(axis[0], axis[1], axis[2]).normalized();
   ScannerDescription s;
-  const Section board(root, name, "board");
-  s.adc_channel_names = board.strings("adc_channel_names");
-  const Section selection(root, name, "selection");
-  s.gradient_t_per_m = selection.number("gradient_t_per_m", 0, 0.01, 100.0, true);
-  const Section receive(root, name, "receive");
-  s.coil_sensitivity_t_per_a = receive.number("coil_sensitivity_t_per_a", 0, 1e-9, 1.0, true);
-  s.lna_gain = receive.number("lna_gain", 1.0, 1e-3, 1e6);
-  s.adc_full_scale_v = receive.number("adc_full_scale_v", 1.0, 1e-3, 100.0);
+  s.gradient_t_per_m = e.dot(g * e);
+  if (!(std::abs(s.gradient_t_per_m) > 0.0)) {
+    throw PlanError(name + ": [selection] gradient: zero along the axis of drive channel " + d.drive.front().name +
+                    ": no field-free point moves along it for 1D x-space");
+  }
+  const Eigen::Vector3d eigenvalues = Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d>(0.5 * (g + g.transpose()), Eigen::EigenvaluesOnly).eigenvalues();
+  s.strongest_gradient_t_per_m = 0.0;
+  for (const double v : eigenvalues) {
+    if (std::abs(v) > std::abs(s.strongest_gradient_t_per_m)) s.strongest_gradient_t_per_m = v;
+  }
+  const config::ReceiveChannelDescription& rx = d.receive.channels.front();
+  s.coil_sensitivity_t_per_a = rx.coil_sensitivity_t_per_a;
+  s.lna_gain = rx.lna_gain;
+  s.adc_full_scale_v = d.receive.adc_full_scale_v;
+  for (const config::ReceiveChannelDescription& r : d.receive.channels) s.adc_channel_names.push_back(r.name);
+  for (const config::DriveChannelDescription& drive : d.drive) s.adc_channel_names.push_back("ref_" + drive.name);
   return s;
 }
 

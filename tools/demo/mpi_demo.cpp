@@ -11,12 +11,12 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"mpi-demo: plant + firmware + host, one simulated 1D scan on loopback"};
-  std::string scanner = "configs/scanner-1d.toml";
-  std::string plan = "configs/plan-1d-two-points.toml";
+  std::string scanner = "configs/scanners/demo-1d.toml";
+  std::string plan = "configs/plans/demo-1d-two-points.toml";
   std::string out = "demo-output";
   double pace = 1.0;
   app.add_option("--scanner", scanner, "scanner description")->check(CLI::ExistingFile)->capture_default_str();
-  app.add_option("--plan", plan, "scan plan with the simulated phantom")->check(CLI::ExistingFile)->capture_default_str();
+  app.add_option("--plan", plan, "scan plan (its tracer and [simulation] phantom are the simulated sample)")->check(CLI::ExistingFile)->capture_default_str();
   app.add_option("--out", out, "output folder")->capture_default_str();
   app.add_option("--pace", pace, "plant speed: 1 = real time, 0 = as fast as it can")->check(CLI::Range(0.0, 100.0))->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -26,8 +26,12 @@ int main(int argc, char** argv) {
   try {
     const std::filesystem::path out_dir = std::filesystem::absolute(out);
     std::cout << "demo: starting plant (simulated scanner) and firmware daemon on loopback\n" << std::flush;
-    mpi::hil::Scenario scenario({MPI_PLANT_EXE, MPI_FIRMWARE_EXE, MPI_HOST_EXE},
-                                {scanner, plan, out_dir / "logs", pace});
+    mpi::hil::ScenarioFiles files;
+    files.scanner = scanner;
+    files.plan = plan;
+    files.work_dir = out_dir / "logs";
+    files.plant_pace = pace;
+    mpi::hil::Scenario scenario({MPI_PLANT_EXE, MPI_FIRMWARE_EXE, MPI_HOST_EXE}, files);
     std::cout << "demo: firmware on 127.0.0.1:" << scenario.firmware_port() << ", board in shared memory " << scenario.shm_name()
               << "\ndemo: running mpi scan --plan " << plan << "\n"
               << std::flush;

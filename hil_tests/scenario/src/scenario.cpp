@@ -30,10 +30,12 @@ Scenario::Scenario(const ScenarioPrograms& programs, const ScenarioFiles& files)
     : programs_(programs), files_(files), shm_name_(unique_shm_name()) {
   std::filesystem::create_directories(files.work_dir);
   const auto log = [&](const char* name) { return (files.work_dir / (std::string(name) + ".log")).string(); };
-  plant_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{programs.plant.string(), "--shm", shm_name_, "--scanner", files.scanner.string(), "--plan",
-                               files.plan.string(), "--pace", std::to_string(files.plant_pace)},
-      log("plant"));
+  std::vector<std::string> plant_args{programs.plant.string(), "--shm",  shm_name_, "--scanner", files.scanner.string(), "--plan",
+                                      files.plan.string(),     "--pace", std::to_string(files.plant_pace)};
+  if (files.seed) plant_args.insert(plant_args.end(), {"--seed", std::to_string(*files.seed)});
+  if (!files.faults.empty()) plant_args.insert(plant_args.end(), {"--faults", files.faults.string()});
+  if (!files.control.empty()) plant_args.insert(plant_args.end(), {"--control", files.control.string()});
+  plant_ = std::make_unique<ChildProcess>(plant_args, log("plant"));
   plant_->wait_for_line("plant ready", std::chrono::seconds(30));
   firmware_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{programs.firmware.string(), "--bus", "shm:" + shm_name_, "--scanner", files.scanner.string(),

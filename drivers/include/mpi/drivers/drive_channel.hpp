@@ -1,6 +1,8 @@
-// Driver for one drive-field DAC channel: a DDS sine (48-bit phase increment), amplitude, phase offset,
-// enable and the logic's linear ramp. Frequencies and amplitudes are converted to register values here
-// and the realised values are reported back, so callers know exactly what the logic plays.
+// Driver for one drive-field DAC channel (register map v2): a single-tone drive on DDS component 0 (48-bit
+// phase increment, amplitude, phase offset), the channel's enable, its power amplifier's enable, the peak
+// DAC code the logic clamps to, the logic's linear ramp and the channel's latched status. Frequencies and
+// amplitudes are converted to register values here and the realised values are reported back, so callers
+// know exactly what the logic plays. Every call is noexcept and allocation-free.
 #pragma once
 
 #include "mpi/drivers/error_code.hpp"
@@ -26,6 +28,12 @@ struct RealisedDrive {
   double phase_rad = 0.0;             // as played
 };
 
+// The channel's latched status bits (DriveStatus register).
+struct DriveStatus {
+  bool clamped = false;          // the logic clamped the output to the DAC limit
+  bool amplifier_fault = false;  // the power amplifier stopped driving
+};
+
 class DriveChannel {
  public:
   // `channel` must be below the board's DriveChannels register; check with valid() before use.
@@ -34,10 +42,25 @@ class DriveChannel {
   [[nodiscard]] bool valid() const noexcept;
   // Computes the register values for `settings` without touching the board.
   [[nodiscard]] ErrorCode realise(const DriveSettings& settings, RealisedDrive& out) const noexcept;
-  // Writes frequency, phase, amplitude and ramp duration. Leaves enable and the ramp state alone.
+  // Writes frequency, phase and amplitude to DDS component 0 and the ramp duration, and zeroes everything
+  // else that adds to the output (DDS components 1 and 2, the arbitrary waveform, the DC offset), so the
+  // channel plays exactly one sine. Leaves enable, amplifier, DAC limit and the ramp state alone. Writes
+  // nothing when the settings are refused.
   [[nodiscard]] ErrorCode configure(const DriveSettings& settings, RealisedDrive& out) noexcept;
   void enable(bool on) noexcept;
   [[nodiscard]] bool enabled() const noexcept;
+  // Powers the channel's amplifier on or off (a disabled amplifier drives no current).
+  void enable_amplifier(bool on) noexcept;
+  [[nodiscard]] bool amplifier_enabled() const noexcept;
+  // The peak DAC code (0..kDacFullScale) the logic clamps the channel's output to.
+  [[nodiscard]] ErrorCode set_dac_limit(std::uint32_t peak_code) noexcept;
+  [[nodiscard]] std::uint32_t dac_limit() const noexcept;
+  // The smallest DAC limit code that lets a single tone of `amplitude_full_scale` (0..1) through unclamped,
+  // allowing for the rounding of its amplitude code; kDacFullScale at most, 0 for non-positive or NaN input.
+  [[nodiscard]] static std::uint32_t dac_limit_for(double amplitude_full_scale) noexcept;
+  [[nodiscard]] DriveStatus status() const noexcept;
+  // Clears the latched bits that are set in `bits` (written to DriveStatus); the others stay.
+  void clear_status(const DriveStatus& bits) noexcept;
   void ramp_up() noexcept;
   void ramp_down() noexcept;
   [[nodiscard]] double ramp_factor() const noexcept;            // 0..1 as the logic reports it

@@ -12,6 +12,7 @@ enum class ErrorCode : std::uint8_t {
   frequency_out_of_range,
   amplitude_out_of_range,
   invalid_ramp,
+  dac_limit_out_of_range,
   not_written_yet,   // the requested samples are not in the ring yet
   overwritten,       // the requested samples were overwritten before they were read
   corrupted,         // the requested samples were overwritten while they were read
@@ -24,6 +25,7 @@ constexpr std::string_view to_string(ErrorCode code) {
     case ErrorCode::frequency_out_of_range: return "drive frequency out of range";
     case ErrorCode::amplitude_out_of_range: return "drive amplitude out of range";
     case ErrorCode::invalid_ramp: return "invalid ramp duration";
+    case ErrorCode::dac_limit_out_of_range: return "DAC limit out of range";
     case ErrorCode::not_written_yet: return "samples not written yet";
     case ErrorCode::overwritten: return "samples overwritten before read";
     case ErrorCode::corrupted: return "samples overwritten while read";

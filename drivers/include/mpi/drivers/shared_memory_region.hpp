@@ -16,6 +16,9 @@ struct RegionGeometry {
   std::uint32_t adc_channels = 2;
   std::uint32_t ring_frames_log2 = 22;
   std::uint32_t drive_channels = 1;
+  std::uint32_t offset_channels = 0;
+  std::uint32_t receive_channels = 1;      // ADC channels [0, receive_channels) are receive coils
+  std::uint32_t temperature_sensors = 0;
 };
 
 class SharedMemoryRegion {

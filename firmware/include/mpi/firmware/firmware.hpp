@@ -1,11 +1,11 @@
-// The firmware daemon: wires the board (a RegisterBus), the scanner limits, the sequencer, the streaming
+// The firmware daemon: wires the board (a RegisterBus), the scanner description (limits, calibration), the sequencer, the streaming
 // thread, the control thread and the link server together, and shuts down safely (ramp-down first).
 #pragma once
 
 #include <utility>  // before Asio
 
 #include "mpi/drivers/register_bus.hpp"
-#include "mpi/firmware/scanner_config.hpp"
+#include "mpi/config/scanner_description.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -35,8 +35,9 @@ std::unique_ptr<drivers::RegisterBus> open_bus(const std::string& spec);
 
 class Firmware {
  public:
-  // Checks the configuration against the board and starts listening. Throws SetupError.
-  Firmware(std::unique_ptr<drivers::RegisterBus> bus, const ScannerConfig& config, const ListenAddress& listen);
+  // Checks the scanner description against the board and starts listening. Throws SetupError; a
+  // description that does not fit the board gives a message that starts with the key ("[board] ...").
+  Firmware(std::unique_ptr<drivers::RegisterBus> bus, const config::ScannerDescription& scanner, const ListenAddress& listen);
   ~Firmware();
   Firmware(const Firmware&) = delete;
   Firmware& operator=(const Firmware&) = delete;

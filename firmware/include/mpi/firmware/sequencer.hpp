@@ -1,14 +1,16 @@
-// The scan sequencer: validates and applies drive configurations, starts a scan (ramp up, enable, trigger),
-// and ends it safely whatever the cause (Stop, max_samples, controller lost, shutdown, no trigger):
-// ramp down, wait for zero field, disable the drive, let the streamer send every sample up to the end of
-// the ramp, stop acquisition, send StreamEnd. The control thread calls tick() every millisecond; the I/O
-// thread calls the commands. Both go through one short mutex; tick() never allocates or logs.
+// The scan sequencer: validates and applies drive configurations, starts a scan (amplifier on, ramp up,
+// enable, trigger), and ends it safely whatever the cause (Stop, max_samples, controller lost, shutdown,
+// no trigger): ramp down, wait for zero field, disable the drive and its amplifier, let the streamer send
+// every sample up to the end of the ramp, stop acquisition, send StreamEnd. The control thread calls
+// tick() every millisecond; the I/O thread calls the commands. Both go through one short mutex; tick()
+// never allocates or logs.
 #pragma once
 
+#include "mpi/config/scanner_description.hpp"
 #include "mpi/drivers/drive_channel.hpp"
 #include "mpi/drivers/register_bus.hpp"
 #include "mpi/drivers/register_map.hpp"
-#include "mpi/firmware/scanner_config.hpp"
+#include "mpi/firmware/board_geometry.hpp"
 #include "mpi/firmware/streamer.hpp"
 #include "mpi/link/v1/link.pb.h"
 
@@ -31,30 +33,22 @@ struct CommandResult {
 enum class StopReason { stop_requested, max_samples, controller_lost, shutdown, no_trigger };
 const char* to_string(StopReason reason) noexcept;
 
-// Board geometry as the registers report it.
-struct BoardGeometry {
-  double dac_clock_hz = 0.0;
-  std::uint32_t adc_decimation = 0;
-  std::uint32_t adc_channels = 0;
-  std::uint64_t ring_frames = 0;
-  std::uint32_t drive_channels = 0;
-
-  [[nodiscard]] double adc_sample_rate_hz() const noexcept { return dac_clock_hz / adc_decimation; }
-};
-BoardGeometry read_board_geometry(const drivers::RegisterBus& bus) noexcept;
-
 class Sequencer {
  public:
   // Ticks the board may take to acknowledge the trigger, and to report acquisition stopped.
   static constexpr std::uint32_t kTriggerTimeoutTicks = 1000;
   static constexpr std::uint32_t kStopAckTimeoutTicks = 200;
 
-  Sequencer(drivers::RegisterBus& bus, const ScannerConfig& config, Streamer& streamer);
+  // `scanner` must describe the board behind `bus` (see board_mismatch in scanner_limits.hpp).
+  Sequencer(drivers::RegisterBus& bus, const config::ScannerDescription& scanner, Streamer& streamer);
 
   [[nodiscard]] const BoardGeometry& board() const noexcept { return board_; }
-  [[nodiscard]] const ScannerConfig& config() const noexcept { return config_; }
+  [[nodiscard]] const config::ScannerDescription& scanner() const noexcept { return scanner_; }
 
-  // Validates every field (the message names the first bad one) and writes the drive registers.
+  // Validates every field against the board and the scanner description (each channel's frequency, its
+  // amplitude limit, the hard field cap, the coil's slew limit, DAC full scale; the message names the
+  // first bad field and the limit), writes the drive registers and the DAC limits, and powers the
+  // amplifiers of the configured channels (those of the other channels off).
   CommandResult configure(const link::v1::Configure& request, link::v1::ConfigureReply& reply);
   // Starts a scan owned by controller `owner`; `scan_id` receives the tag of its frames.
   CommandResult start(const link::v1::Start& request, std::uint64_t owner, std::uint64_t& scan_id);
@@ -80,8 +74,10 @@ class Sequencer {
   [[nodiscard]] link::v1::ScanState state_locked() const noexcept;
   [[nodiscard]] bool acquisition_running() const noexcept;
 
+  void power_down_configured() noexcept;  // drive and amplifier off, with mutex_ held, ramp factor 0
+
   drivers::RegisterBus* bus_;
-  ScannerConfig config_;
+  config::ScannerDescription scanner_;
   Streamer* streamer_;
   BoardGeometry board_;
 

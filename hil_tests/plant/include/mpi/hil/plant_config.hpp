@@ -1,62 +1,47 @@
-// What the hardware-in-the-loop plant takes as the scanner's physical truth: the board geometry, the drive
-// calibration, the selection gradient and the receive chain from the scanner file, and the tracer, the
-// phantom and the noise seed from the scan plan. Readers name the file, the key and why on every error.
+// What the hardware-in-the-loop plant takes as the physical truth of the simulated scanner: the scanner
+// description (board, drive chains, selection field, offset channels, receive chain, sensors, safety), the
+// tracer and the phantom in its bore, the noise seed and the scheduled faults.
 #pragma once
 
-#include "mpi/hil/phantom.hpp"
-#include "mpi/recon/tracer.hpp"
+#include "mpi/config/phantom_description.hpp"
+#include "mpi/config/scanner_description.hpp"
+#include "mpi/config/tracer_description.hpp"
+#include "mpi/drivers/shared_memory_region.hpp"
+#include "mpi/hil/faults.hpp"
 
 #include <cstdint>
 #include <filesystem>
-#include <stdexcept>
-#include <string>
-#include <string_view>
+#include <optional>
+#include <vector>
 
 namespace mpi::hil {
 
-// A bad or missing configuration value; what() names the file, the key and why.
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-struct BoardConfig {
-  std::uint32_t dac_clock_hz = 125'000'000;
-  std::uint32_t adc_decimation = 8;
-  std::uint32_t adc_channels = 2;       // channel 0: receive coil, channel 1: drive reference pickup
-  std::uint32_t ring_frames_log2 = 22;
-  std::uint32_t drive_channels = 1;     // channel 0 drives the x coil
-};
-
-struct ReceiveConfig {
-  double coil_sensitivity_t_per_a = 1.5e-3;    // u = -p dmu/dt
-  double lna_gain = 50.0;                      // V/V between coil and ADC
-  double adc_full_scale_v = 1.0;               // ADC input at code 32767
-  double noise_density_v_per_sqrt_hz = 0.0;    // white noise at the coil
-  double feedthrough_v_per_t_per_s = 0.0;      // u = -k dB/dt
-  double reference_v_per_t = 50.0;             // reference pickup: u = k B
-};
-
 struct PlantConfig {
-  BoardConfig board;
-  double tesla_per_full_scale = 0.020;   // drive field at DAC full scale (calibration)
-  double gradient_t_per_m = 2.0;         // selection gradient along the drive axis
-  ReceiveConfig receive;
-  recon::Tracer tracer;
-  Phantom phantom;
+  config::ScannerDescription scanner;
+  config::TracerDescription tracer;
+  config::PhantomDescription phantom;
   std::uint64_t seed = 1;
-
-  [[nodiscard]] double sample_rate_hz() const noexcept {
-    return static_cast<double>(board.dac_clock_hz) / static_cast<double>(board.adc_decimation);
-  }
+  std::vector<Fault> faults;  // scheduled, `at` counted from every trigger
 };
 
-// Reads the scanner file ([board], [drive], [selection], [receive]) into `config`.
-// `source` names the text in error messages (usually its path).
-void read_scanner_config(std::string_view toml_text, const std::string& source, PlantConfig& config);
-// Reads the plan's [tracer], [[phantom.point]], [[phantom.line]] and [simulation] into `config`.
-void read_plan_config(std::string_view toml_text, const std::string& source, PlantConfig& config);
-// Reads both files. Throws ConfigError.
-PlantConfig load_plant_config(const std::filesystem::path& scanner_file, const std::filesystem::path& plan_file);
+// Loads the scanner, tracer and phantom files and, if given, a faults file. Throws config::ConfigError
+// naming the file, the key and why (also for a fault naming a channel or sensor the scanner lacks).
+PlantConfig load_plant_config(const std::filesystem::path& scanner_file, const std::filesystem::path& tracer_file,
+                              const std::filesystem::path& phantom_file, std::uint64_t seed,
+                              const std::filesystem::path& faults_file = {});
+
+// The same from a scan plan (config::load_plan_simulation: tracer, phantom, seed, faults); a seed or a
+// faults file given here replaces the plan's.
+PlantConfig load_plant_config_from_plan(const std::filesystem::path& scanner_file, const std::filesystem::path& plan_file,
+                                        std::optional<std::uint64_t> seed = std::nullopt,
+                                        const std::filesystem::path& faults_file = {});
+
+// Checks that every fault names channels and sensors the scanner has; `source` prefixes messages.
+// Throws config::ConfigError.
+void check_faults(const std::vector<Fault>& faults, const config::ScannerDescription& scanner, const std::string& source);
+
+// The region geometry the scanner describes (for drivers::SharedMemoryRegion::create): ADC channels are the
+// receive channels, then one reference pickup per drive channel.
+drivers::RegionGeometry region_geometry(const config::ScannerDescription& scanner) noexcept;
 
 }  // namespace mpi::hil

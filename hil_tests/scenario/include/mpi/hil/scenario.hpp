@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,10 +21,14 @@ struct ScenarioPrograms {
 };
 
 struct ScenarioFiles {
-  std::filesystem::path scanner;   // scanner description (TOML)
-  std::filesystem::path plan;      // scan plan with the phantom (TOML)
+  std::filesystem::path scanner;   // scanner description (configs/scanners/*.toml): plant, firmware and host
+  std::filesystem::path plan;      // scan plan (configs/plans/*.toml): its tracer and [simulation] phantom
+                                   // are the plant's, the rest the host's
   std::filesystem::path work_dir;  // logs and outputs go here
   double plant_pace = 1.0;         // 1 = real time, 0 = as fast as the plant can
+  std::optional<std::uint64_t> seed;  // the plant's noise seed; default: the plan's [simulation] seed
+  std::filesystem::path faults;    // scheduled faults for the plant (TOML); empty: the plan's, if any
+  std::filesystem::path control;   // a control file the plant polls for commands; empty: none
 };
 
 class Scenario {

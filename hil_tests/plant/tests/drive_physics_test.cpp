@@ -1,0 +1,105 @@
+// The drive chain: reference pickups against the calibration, thermal drift, coil heating and cooling.
+#include "plant_rig.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace mpi::hil::test {
+namespace {
+
+constexpr unsigned kRefX = 2;
+
+TEST(DrivePhysics, ReferencePickupHasTheCalibratedAmplitudeAndPhase) {
+  PlantConfig c = small_config();
+  c.scanner.drive[0].amplifier_phase_rad = -0.3;
+  c.scanner.drive[0].amplifier_gain_a_per_v = 8.0;  // 16 mT at full scale
+  PlantRig rig(c);
+  const std::uint64_t increment = increment_for_period(128);
+  const std::uint64_t offset = 123456789012ULL;
+  rig.dds(0, 0, increment, 40000, offset);
+  rig.switch_on(0);
+  rig.start();
+  rig.run(3000);
+  // Demodulate one whole period of the pickup and compare with V/T * field amplitude and phase.
+  double re = 0.0;
+  double im = 0.0;
+  for (std::uint64_t n = 2048; n < 2048 + 128; ++n) {
+    const double phase = 2.0 * std::numbers::pi * static_cast<double>(turns_at(offset, increment, 32, n));
+    re += rig.plant.adc_input_v(n, kRefX) * std::sin(phase);
+    im += rig.plant.adc_input_v(n, kRefX) * std::cos(phase);
+  }
+  const double amplitude = 2.0 * std::hypot(re, im) / 128.0;
+  const double phase = std::atan2(im, re);
+  EXPECT_NEAR(amplitude, 40.0 * 1.0 * 8.0 * 2e-3 * 40000.0 / 65535.0, 1e-9);
+  EXPECT_NEAR(phase, -0.3, 1e-9);
+  // Codes: V / full scale * 32767, rounded.
+  for (std::uint64_t n = 2048; n < 2176; ++n) {
+    const long double v = 40.0L * 16e-3L * 40000.0L / 65535.0L * sine_of_turns(turns_at(offset, increment, 32, n), -0.3L);
+    ASSERT_EQ(rig.sample(n, kRefX), static_cast<std::int16_t>(std::round(v * 32767.0L))) << n;
+  }
+}
+
+TEST(DrivePhysics, DriftMovesTheFieldByGainDriftTimesTheTemperatureRise) {
+  PlantConfig c = small_config();
+  c.scanner.drive[0].gain_drift_per_k = -0.004;
+  c.scanner.drive[0].phase_drift_rad_per_k = 0.002;
+  PlantRig rig(c);
+  const std::uint64_t increment = increment_for_period(128);
+  rig.dds(0, 0, increment, 30000);
+  rig.switch_on(0);
+  rig.start();
+  rig.run(2000);
+  Fault hot;
+  hot.kind = FaultKind::over_temperature;
+  hot.channel = "x";
+  hot.temperature_k = 295.15 + 7.0;
+  rig.plant.inject(hot);
+  rig.run(400);  // before the next millisecond's temperature update
+  EXPECT_DOUBLE_EQ(rig.plant.coil_temperature_k(0), 302.15);
+  const double gain = 1.0 - 0.004 * 7.0;
+  for (std::uint64_t n = 2000; n < 2400; ++n) {
+    const long double expected = 40.0L * 20e-3L * gain * 30000.0L / 65535.0L * sine_of_turns(turns_at(0, increment, 32, n), 0.014L);
+    ASSERT_NEAR(rig.plant.adc_input_v(n, kRefX), static_cast<double>(expected), 1e-9) << n;
+  }
+}
+
+TEST(DrivePhysics, CoilsHeatWithCurrentAndCoolAfterwards) {
+  PlantRig rig(small_config());
+  rig.dds(0, 0, increment_for_period(128), 30000);
+  rig.switch_on(0);
+  rig.start();
+  rig.run(2500 * 40, 10000);  // 40 ms
+  const double ambient = 295.15;
+  const double field = 20e-3 * 30000.0 / 65535.0;
+  const double target = ambient + 20.0 * (field / 16e-3) * (field / 16e-3);
+  const double expected = target + (ambient - target) * std::exp(-0.039 / 0.05);  // 39 updates after the first ms
+  EXPECT_NEAR(rig.plant.coil_temperature_k(0), expected, 1e-6);
+  EXPECT_NEAR(static_cast<std::int32_t>(rig.regs.read32(rm::temperature_register(0))), (expected - 273.15) * 1000.0, 1.0);
+  EXPECT_NEAR(rig.plant.coil_temperature_k(1), ambient, 1e-12);  // y carries no current
+  rig.stop();
+  rig.plant.step(250000);  // 100 ms idle: cooling with its time constant
+  EXPECT_NEAR(rig.plant.coil_temperature_k(0), ambient + (expected - ambient) * std::exp(-1.0), 1e-6);
+}
+
+TEST(DrivePhysics, TotalFieldIsTheSumOfDriveAndOffsetFieldsAlongTheirAxes) {
+  PlantRig rig(small_config());
+  rig.dds(0, 0, increment_for_period(128), 30000);
+  rig.dds(1, 0, increment_for_period(64), 20000, 1ULL << 46);
+  rig.switch_on(0);
+  rig.switch_on(1);
+  rig.regs.write32(rm::offset_register(0, rm::kOffsetStaticValue), 3000);
+  rig.start();
+  rig.run(4000);
+  for (std::uint64_t n = 3500; n < 4000; n += 11) {
+    const Eigen::Vector3d b = rig.plant.total_field_t(n);
+    const long double bx = 20e-3L * 30000.0L / 65535.0L * sine_of_turns(turns_at(0, increment_for_period(128), 32, n)) + 50e-3L * 3000.0L / 32767.0L;
+    const long double by = 20e-3L * 20000.0L / 65535.0L * sine_of_turns(turns_at(1ULL << 46, increment_for_period(64), 32, n));
+    ASSERT_NEAR(b.x(), static_cast<double>(bx), 1e-13);
+    ASSERT_NEAR(b.y(), static_cast<double>(by), 1e-13);
+    ASSERT_EQ(b.z(), 0.0);
+  }
+}
+
+}  // namespace
+}  // namespace mpi::hil::test
