@@ -12,16 +12,6 @@ namespace {
 
 using detail::TableReader;
 
-double positive(TableReader& r, std::string_view key, Quantity kind, std::optional<double> fallback) {
-  const auto value = r.optional_quantity(key, kind);
-  if (!value) {
-    if (!fallback) r.fail_missing(key, "missing (expected " + describe(kind) + ")");
-    return *fallback;
-  }
-  if (!(*value > 0.0)) r.fail_value(key, "must be positive");
-  return *value;
-}
-
 Vec3 required_position(TableReader& r, std::string_view key) {
   const auto v = r.optional_quantity3(key, Quantity::length);
   if (!v) r.fail_missing(key, "missing (expected three lengths, e.g. [\"1 mm\", \"0 mm\", \"0 mm\"])");
@@ -33,7 +23,7 @@ double dot(const Vec3& a, const Vec3& b) { return a[0] * b[0] + a[1] * b[1] + a[
 PointDescription read_point(TableReader& r) {
   PointDescription p;
   p.position_m = required_position(r, "position");
-  p.iron_kg = positive(r, "iron", Quantity::mass, std::nullopt);
+  p.iron_kg = r.positive_quantity("iron", Quantity::mass, std::nullopt);
   r.finish();
   return p;
 }
@@ -44,7 +34,7 @@ LineDescription read_line(TableReader& r) {
   l.to_m = required_position(r, "to");
   const Vec3 d{l.to_m[0] - l.from_m[0], l.to_m[1] - l.from_m[1], l.to_m[2] - l.from_m[2]};
   if (!(dot(d, d) > 0.0)) r.fail_value("to", "must differ from 'from' (a line needs a length)");
-  l.iron_kg_per_m = positive(r, "iron_per_length", Quantity::mass_per_length, std::nullopt);
+  l.iron_kg_per_m = r.positive_quantity("iron_per_length", Quantity::mass_per_length, std::nullopt);
   r.finish();
   return l;
 }
@@ -57,9 +47,9 @@ LinePairDescription read_line_pair(TableReader& r) {
   if (std::fabs(dot(l.direction, l.separation_direction)) > 1e-9) {
     r.fail_value("separation_direction", "must be orthogonal to direction");
   }
-  l.length_m = positive(r, "length", Quantity::length, std::nullopt);
-  l.spacing_m = positive(r, "spacing", Quantity::length, std::nullopt);
-  l.iron_kg_per_m = positive(r, "iron_per_length", Quantity::mass_per_length, std::nullopt);
+  l.length_m = r.positive_quantity("length", Quantity::length, std::nullopt);
+  l.spacing_m = r.positive_quantity("spacing", Quantity::length, std::nullopt);
+  l.iron_kg_per_m = r.positive_quantity("iron_per_length", Quantity::mass_per_length, std::nullopt);
   r.finish();
   return l;
 }
@@ -74,9 +64,9 @@ ConeDescription read_cone(TableReader& r) {
   if (!(c.apex_angle_rad >= 0.0) || c.apex_angle_rad >= std::numbers::pi) {
     r.fail_value("apex_angle", "must be in [0, 180) deg (the full opening angle)");
   }
-  c.height_m = positive(r, "height", Quantity::length, c.height_m);
+  c.height_m = r.positive_quantity("height", Quantity::length, c.height_m);
   if (c.tip_radius_m == 0.0 && c.apex_angle_rad == 0.0) r.fail("apex_angle", "a cone of zero tip radius and zero angle is empty");
-  c.iron_kg_per_m3 = positive(r, "concentration", Quantity::concentration, std::nullopt);
+  c.iron_kg_per_m3 = r.positive_quantity("concentration", Quantity::concentration, std::nullopt);
   r.finish();
   return c;
 }
@@ -85,9 +75,9 @@ TubesDescription read_tubes(TableReader& r) {
   TubesDescription t;
   t.origin_m = r.quantity3("origin", Quantity::length, t.origin_m);
   t.directions = r.directions("directions");
-  t.radius_m = positive(r, "radius", Quantity::length, t.radius_m);
-  t.length_m = positive(r, "length", Quantity::length, t.length_m);
-  t.iron_kg_per_m3 = positive(r, "concentration", Quantity::concentration, std::nullopt);
+  t.radius_m = r.positive_quantity("radius", Quantity::length, t.radius_m);
+  t.length_m = r.positive_quantity("length", Quantity::length, t.length_m);
+  t.iron_kg_per_m3 = r.positive_quantity("concentration", Quantity::concentration, std::nullopt);
   r.finish();
   return t;
 }
@@ -95,7 +85,7 @@ TubesDescription read_tubes(TableReader& r) {
 CubesDescription read_cubes(TableReader& r) {
   CubesDescription c;
   c.centre_m = r.quantity3("centre", Quantity::length, c.centre_m);
-  c.edge_m = positive(r, "edge", Quantity::length, c.edge_m);
+  c.edge_m = r.positive_quantity("edge", Quantity::length, c.edge_m);
   c.count = r.uint32("count", c.count, 1, 1U << 20);
   c.spacing_m = r.quantity3("spacing", Quantity::length, c.spacing_m);
   for (std::size_t i = 0; i < 3; ++i) {
@@ -114,8 +104,8 @@ CubesDescription read_cubes(TableReader& r) {
                                   format_quantity(c.edge_m, Quantity::length));
     }
   }
-  c.first_iron_kg_per_m3 = positive(r, "first_concentration", Quantity::concentration, std::nullopt);
-  c.dilution = positive(r, "dilution", Quantity::dimensionless, c.dilution);
+  c.first_iron_kg_per_m3 = r.positive_quantity("first_concentration", Quantity::concentration, std::nullopt);
+  c.dilution = r.positive_quantity("dilution", Quantity::dimensionless, c.dilution);
   r.finish();
   return c;
 }
@@ -135,7 +125,7 @@ VoxelsDescription read_voxels(TableReader& r, const std::filesystem::path& base_
     v.voxel_m = *voxel;
   }
   v.centre_m = r.quantity3("centre", Quantity::length, v.centre_m);
-  v.iron_kg_per_unit = positive(r, "iron_per_unit", Quantity::mass, std::nullopt);
+  v.iron_kg_per_unit = r.positive_quantity("iron_per_unit", Quantity::mass, std::nullopt);
   std::error_code error;
   if (!std::filesystem::is_regular_file(v.file, error)) {
     r.fail_value("file", "no such file (" + v.file.string() + ")");
@@ -164,8 +154,8 @@ RobotDescription read_robot(TableReader& r) {
       r.fail_value("fov", "must be positive along every axis with more than one grid point");
     }
   }
-  robot.sample_edge_m = positive(r, "sample_edge", Quantity::length, robot.sample_edge_m);
-  robot.iron_kg = positive(r, "iron", Quantity::mass, std::nullopt);
+  robot.sample_edge_m = r.positive_quantity("sample_edge", Quantity::length, robot.sample_edge_m);
+  robot.iron_kg = r.positive_quantity("iron", Quantity::mass, std::nullopt);
   robot.move_time_s = r.quantity("move_time", Quantity::time, robot.move_time_s);
   if (robot.move_time_s < 0.0) r.fail_value("move_time", "must not be negative");
   r.finish();
@@ -187,7 +177,7 @@ PhantomDescription parse_phantom_description(std::string_view toml_text, const s
   if (!t) root.fail_missing("phantom", "missing table [phantom]");
   PhantomDescription p;
   p.name = t->string("name", "");
-  p.voxel_size_m = positive(*t, "voxel_size", Quantity::length, p.voxel_size_m);
+  p.voxel_size_m = t->positive_quantity("voxel_size", Quantity::length, p.voxel_size_m);
   read_all(*t, "point", p.points, read_point);
   read_all(*t, "line", p.lines, read_line);
   read_all(*t, "line_pair", p.line_pairs, read_line_pair);

@@ -24,16 +24,6 @@ constexpr std::size_t kMaxSensors = 8;
 constexpr double kMaxwellTolerance = 1e-9;
 constexpr double kSampleRateTolerance = 1e-9;
 
-double positive(TableReader& r, std::string_view key, Quantity kind, std::optional<double> fallback) {
-  const auto value = r.optional_quantity(key, kind);
-  if (!value) {
-    if (!fallback) r.fail_missing(key, "missing (expected " + describe(kind) + ")");
-    return *fallback;
-  }
-  if (!(*value > 0.0)) r.fail_value(key, "must be positive");
-  return *value;
-}
-
 double non_negative(TableReader& r, std::string_view key, Quantity kind, double fallback) {
   const auto value = r.optional_quantity(key, kind);
   if (!value) return fallback;
@@ -61,7 +51,7 @@ std::string read_name(TableReader& r, std::set<std::string>& used, std::string_v
 void read_board(TableReader& root, BoardDescription& board) {
   auto t = root.sub_table("board", "[board]");
   if (!t) root.fail_missing("board", "missing table [board] (dac_clock, adc_decimation, ring_frames_log2)");
-  const double clock = positive(*t, "dac_clock", Quantity::frequency, std::nullopt);
+  const double clock = t->positive_quantity("dac_clock", Quantity::frequency, std::nullopt);
   if (std::fabs(clock - std::round(clock)) > 1e-6 ||
       clock > static_cast<double>(std::numeric_limits<std::uint32_t>::max())) {
     t->fail_value("dac_clock", "must be a whole number of Hz below 4.295 GHz");
@@ -77,22 +67,22 @@ DriveChannelDescription read_drive(TableReader& r, std::set<std::string>& names)
   d.name = read_name(r, names, "drive or offset channel");
   if (!r.has("axis")) r.fail_missing("axis", "missing (\"x\", \"y\", \"z\" or [a, b, c])");
   d.axis = r.direction("axis", d.axis);
-  d.base_clock_hz = positive(r, "base_clock", Quantity::frequency, std::nullopt);
+  d.base_clock_hz = r.positive_quantity("base_clock", Quantity::frequency, std::nullopt);
   d.divider = r.required_uint32("divider", 1, 1U << 24);
-  d.dac_full_scale_v = positive(r, "dac_full_scale", Quantity::voltage, d.dac_full_scale_v);
-  d.amplifier_gain_a_per_v = positive(r, "amplifier_gain", Quantity::transconductance, std::nullopt);
+  d.dac_full_scale_v = r.positive_quantity("dac_full_scale", Quantity::voltage, d.dac_full_scale_v);
+  d.amplifier_gain_a_per_v = r.positive_quantity("amplifier_gain", Quantity::transconductance, std::nullopt);
   d.amplifier_phase_rad = r.quantity("amplifier_phase", Quantity::angle, d.amplifier_phase_rad);
-  d.coil_sensitivity_t_per_a = positive(r, "coil_sensitivity", Quantity::sensitivity, std::nullopt);
-  d.rl_time_constant_s = positive(r, "rl_time_constant", Quantity::time, d.rl_time_constant_s);
+  d.coil_sensitivity_t_per_a = r.positive_quantity("coil_sensitivity", Quantity::sensitivity, std::nullopt);
+  d.rl_time_constant_s = r.positive_quantity("rl_time_constant", Quantity::time, d.rl_time_constant_s);
   d.gain_drift_per_k = r.quantity("gain_drift", Quantity::per_kelvin, d.gain_drift_per_k);
   d.phase_drift_rad_per_k = r.quantity("phase_drift", Quantity::angle_per_kelvin, d.phase_drift_rad_per_k);
-  d.heating_time_constant_s = positive(r, "heating_time_constant", Quantity::time, d.heating_time_constant_s);
-  d.cooling_time_constant_s = positive(r, "cooling_time_constant", Quantity::time, d.cooling_time_constant_s);
+  d.heating_time_constant_s = r.positive_quantity("heating_time_constant", Quantity::time, d.heating_time_constant_s);
+  d.cooling_time_constant_s = r.positive_quantity("cooling_time_constant", Quantity::time, d.cooling_time_constant_s);
   d.temperature_rise_at_limit_k =
       non_negative(r, "temperature_rise_at_limit", Quantity::temperature_rise, d.temperature_rise_at_limit_k);
-  d.max_amplitude_t = positive(r, "max_amplitude", Quantity::flux_density, std::nullopt);
+  d.max_amplitude_t = r.positive_quantity("max_amplitude", Quantity::flux_density, std::nullopt);
   d.max_slew_t_per_s = non_negative(r, "max_slew", Quantity::slew_rate, d.max_slew_t_per_s);
-  d.reference_v_per_t = positive(r, "reference_pickup", Quantity::voltage_per_tesla, d.reference_v_per_t);
+  d.reference_v_per_t = r.positive_quantity("reference_pickup", Quantity::voltage_per_tesla, d.reference_v_per_t);
   r.finish();
   return d;
 }
@@ -167,13 +157,13 @@ OffsetChannelDescription read_offset(TableReader& r, std::set<std::string>& name
   o.name = read_name(r, names, "drive or offset channel");
   if (!r.has("axis")) r.fail_missing("axis", "missing (\"x\", \"y\", \"z\" or [a, b, c])");
   o.axis = r.direction("axis", o.axis);
-  o.tesla_per_full_scale = positive(r, "field_at_full_scale", Quantity::flux_density, std::nullopt);
-  o.max_field_t = positive(r, "max_field", Quantity::flux_density, std::nullopt);
+  o.tesla_per_full_scale = r.positive_quantity("field_at_full_scale", Quantity::flux_density, std::nullopt);
+  o.max_field_t = r.positive_quantity("max_field", Quantity::flux_density, std::nullopt);
   if (o.max_field_t > o.tesla_per_full_scale * (1.0 + 1e-12)) {
     r.fail_value("max_field", "is above the field at full scale " + format_quantity(o.tesla_per_full_scale,
                                                                                       Quantity::flux_density));
   }
-  o.rl_time_constant_s = positive(r, "rl_time_constant", Quantity::time, o.rl_time_constant_s);
+  o.rl_time_constant_s = r.positive_quantity("rl_time_constant", Quantity::time, o.rl_time_constant_s);
   r.finish();
   return o;
 }
@@ -192,15 +182,15 @@ void read_receive(TableReader& root, ScannerDescription& s) {
     rx.sample_rate_hz = *rate;
   }
   rx.adc_bits = t->uint32("adc_bits", rx.adc_bits, 12, 16);
-  rx.adc_full_scale_v = positive(*t, "adc_full_scale", Quantity::voltage, rx.adc_full_scale_v);
+  rx.adc_full_scale_v = t->positive_quantity("adc_full_scale", Quantity::voltage, rx.adc_full_scale_v);
   std::set<std::string> names;
   for (TableReader& c : t->table_array("channel", "[[receive.channel]]")) {
     ReceiveChannelDescription ch;
     ch.name = read_name(c, names, "receive channel");
     if (!c.has("axis")) c.fail_missing("axis", "missing (\"x\", \"y\", \"z\" or [a, b, c])");
     ch.axis = c.direction("axis", ch.axis);
-    ch.coil_sensitivity_t_per_a = positive(c, "coil_sensitivity", Quantity::sensitivity, std::nullopt);
-    ch.lna_gain = positive(c, "lna_gain", Quantity::dimensionless, ch.lna_gain);
+    ch.coil_sensitivity_t_per_a = c.positive_quantity("coil_sensitivity", Quantity::sensitivity, std::nullopt);
+    ch.lna_gain = c.positive_quantity("lna_gain", Quantity::dimensionless, ch.lna_gain);
     ch.feedthrough_v_s_per_t = non_negative(c, "feedthrough", Quantity::feedthrough, ch.feedthrough_v_s_per_t);
     ch.noise_density_v_per_sqrt_hz =
         non_negative(c, "noise_density", Quantity::noise_density, ch.noise_density_v_per_sqrt_hz);
@@ -222,10 +212,10 @@ void read_receive(TableReader& root, ScannerDescription& s) {
 void read_safety(TableReader& root, SafetyDescription& safety) {
   auto t = root.sub_table("safety", "[safety]");
   if (!t) return;
-  safety.ambient_temperature_k = positive(*t, "ambient", Quantity::temperature, safety.ambient_temperature_k);
-  safety.ramp_time_s = positive(*t, "ramp_time", Quantity::time, safety.ramp_time_s);
+  safety.ambient_temperature_k = t->positive_quantity("ambient", Quantity::temperature, safety.ambient_temperature_k);
+  safety.ramp_time_s = t->positive_quantity("ramp_time", Quantity::time, safety.ramp_time_s);
   safety.watchdog_timeout_s = non_negative(*t, "watchdog_timeout", Quantity::time, safety.watchdog_timeout_s);
-  safety.max_field_t = positive(*t, "hard_field_cap", Quantity::flux_density, safety.max_field_t);
+  safety.max_field_t = t->positive_quantity("hard_field_cap", Quantity::flux_density, safety.max_field_t);
   safety.interlock_closed_at_start = t->boolean("interlock_closed", safety.interlock_closed_at_start);
   t->finish();
 }
@@ -247,7 +237,7 @@ void read_sensors(TableReader& root, ScannerDescription& s) {
     if (std::find(coils.begin(), coils.end(), sensor.coil) == coils.end()) {
       r.fail_value("coil", "no drive or offset channel of that name (channels: " + names_of(coils) + ")");
     }
-    sensor.limit_k = positive(r, "limit", Quantity::temperature, sensor.limit_k);
+    sensor.limit_k = r.positive_quantity("limit", Quantity::temperature, sensor.limit_k);
     if (sensor.limit_k <= s.safety.ambient_temperature_k) {
       r.fail_value("limit", "must be above the ambient temperature " +
                                 format_quantity(s.safety.ambient_temperature_k, Quantity::temperature));

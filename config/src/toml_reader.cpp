@@ -389,4 +389,14 @@ void TableReader::finish() const {
   }
 }
 
+double TableReader::positive_quantity(std::string_view key, Quantity kind, std::optional<double> fallback) {
+  const auto value = optional_quantity(key, kind);
+  if (!value) {
+    if (!fallback) fail_missing(key, "missing (expected " + describe(kind) + ")");
+    return *fallback;
+  }
+  if (!(*value > 0.0)) fail_value(key, "must be positive");
+  return *value;
+}
+
 }  // namespace mpi::config::detail

@@ -76,6 +76,8 @@ class TableReader {
 
   // Quantities are strings with units; a dimensionless quantity also takes a TOML number.
   std::optional<double> optional_quantity(std::string_view key, Quantity kind);
+  // A quantity that must be > 0; `fallback` when absent (missing is an error without one).
+  double positive_quantity(std::string_view key, Quantity kind, std::optional<double> fallback);
   double quantity(std::string_view key, Quantity kind, double fallback);
   double required_quantity(std::string_view key, Quantity kind);
   // Three quantities: ["1 mm", "0 mm", "-2 mm"].

@@ -15,16 +15,6 @@ using detail::TableReader;
 
 constexpr double kFractionTolerance = 1e-6;
 
-double positive(TableReader& r, std::string_view key, Quantity kind, std::optional<double> fallback) {
-  const auto value = r.optional_quantity(key, kind);
-  if (!value) {
-    if (!fallback) r.fail_missing(key, "missing (expected " + describe(kind) + ")");
-    return *fallback;
-  }
-  if (!(*value > 0.0)) r.fail_value(key, "must be positive");
-  return *value;
-}
-
 void refuse_unless(TableReader& r, std::string_view key, bool used, std::string_view model) {
   if (!used && r.has(key)) {
     r.fail(key, "only used with relaxation = \"" + std::string(model) + "\"");
@@ -42,7 +32,7 @@ TracerModeDescription read_mode(TableReader& r, std::size_t index, std::set<std:
   m.iron_fraction = fraction.value_or(1.0);
   if (!(m.iron_fraction > 0.0) || m.iron_fraction > 1.0) r.fail_value("iron_fraction", "must be in (0, 1]");
 
-  m.core_diameter_m = positive(r, "core_diameter", Quantity::length, std::nullopt);
+  m.core_diameter_m = r.positive_quantity("core_diameter", Quantity::length, std::nullopt);
   m.diameter_sigma = r.quantity("diameter_sigma", Quantity::dimensionless, m.diameter_sigma);
   if (m.diameter_sigma < 0.0 || m.diameter_sigma > 1.0) {
     r.fail_value("diameter_sigma", "must be in [0, 1] (sigma of ln d)");
@@ -55,8 +45,8 @@ TracerModeDescription read_mode(TableReader& r, std::size_t index, std::set<std:
                                    " (nothing magnetic would be left)");
   }
   m.saturation_magnetisation_a_per_m =
-      positive(r, "saturation_magnetisation", Quantity::magnetisation, m.saturation_magnetisation_a_per_m);
-  m.core_density_kg_per_m3 = positive(r, "core_density", Quantity::density, m.core_density_kg_per_m3);
+      r.positive_quantity("saturation_magnetisation", Quantity::magnetisation, m.saturation_magnetisation_a_per_m);
+  m.core_density_kg_per_m3 = r.positive_quantity("core_density", Quantity::density, m.core_density_kg_per_m3);
   m.iron_mass_fraction = r.quantity("iron_mass_fraction", Quantity::dimensionless, m.iron_mass_fraction);
   if (!(m.iron_mass_fraction > 0.0) || m.iron_mass_fraction > 1.0) {
     r.fail_value("iron_mass_fraction", "must be in (0, 1]");
@@ -79,20 +69,20 @@ TracerModeDescription read_mode(TableReader& r, std::size_t index, std::set<std:
     refuse_unless(r, key, physical, "neel-brownian");
   }
   if (given) {
-    m.tau_s = positive(r, "tau", Quantity::time, std::nullopt);
+    m.tau_s = r.positive_quantity("tau", Quantity::time, std::nullopt);
   }
   if (physical) {
-    m.hydrodynamic_diameter_m = positive(r, "hydrodynamic_diameter", Quantity::length, std::nullopt);
+    m.hydrodynamic_diameter_m = r.positive_quantity("hydrodynamic_diameter", Quantity::length, std::nullopt);
     if (m.hydrodynamic_diameter_m < m.core_diameter_m) {
       r.fail_value("hydrodynamic_diameter", "must not be smaller than core_diameter = " +
                                                 format_quantity(m.core_diameter_m, Quantity::length));
     }
-    m.viscosity_pa_s = positive(r, "viscosity", Quantity::viscosity, m.viscosity_pa_s);
+    m.viscosity_pa_s = r.positive_quantity("viscosity", Quantity::viscosity, m.viscosity_pa_s);
     const auto anisotropy = r.optional_quantity("anisotropy", Quantity::energy_density);
     if (!anisotropy) r.fail_missing("anisotropy", "missing (relaxation = \"neel-brownian\" needs it, e.g. \"10 kJ/m^3\")");
     if (*anisotropy < 0.0) r.fail_value("anisotropy", "must not be negative");
     m.anisotropy_j_per_m3 = *anisotropy;
-    m.attempt_time_s = positive(r, "attempt_time", Quantity::time, m.attempt_time_s);
+    m.attempt_time_s = r.positive_quantity("attempt_time", Quantity::time, m.attempt_time_s);
   }
   r.finish();
   return m;
@@ -107,7 +97,7 @@ TracerDescription parse_tracer_description(std::string_view toml_text, const std
   if (!t) root.fail_missing("tracer", "missing table [tracer] with at least one [[tracer.mode]]");
   TracerDescription tracer;
   tracer.name = t->string("name", "");
-  tracer.temperature_k = positive(*t, "temperature", Quantity::temperature, tracer.temperature_k);
+  tracer.temperature_k = t->positive_quantity("temperature", Quantity::temperature, tracer.temperature_k);
   std::set<std::string> names;
   auto modes = t->table_array("mode", "[[tracer.mode]]");
   if (modes.empty()) t->fail_missing("mode", "missing: at least one [[tracer.mode]] is required");

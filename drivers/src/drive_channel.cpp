@@ -99,7 +99,7 @@ DriveStatus DriveChannel::status() const noexcept {
 
 void DriveChannel::clear_status(const DriveStatus& bits) noexcept {
   const std::uint32_t value = (bits.clamped ? kDriveClamped : 0U) | (bits.amplifier_fault ? kDriveAmplifierFault : 0U);
-  if (value != 0U) bus_->write32(reg(kDriveStatus), value);
+  if (value != 0U) bus_->write32(reg(kDriveStatusClear), value);
 }
 
 void DriveChannel::ramp_up() noexcept { bus_->write32(reg(kDriveRampCommand), static_cast<std::uint32_t>(RampCommand::up)); }

@@ -344,15 +344,15 @@ TEST(DriveChannel, StatusBitsAreReadAndClearedOneByOne) {
   EXPECT_TRUE(channel.status().amplifier_fault);
   EXPECT_FALSE(DriveChannel(bus, 0).status().clamped) << "channel 0 reads its own register (0x278)";
 
-  // Clearing writes the chosen bits to the register; the logic drops those latches (write-one-to-clear).
-  bus.poke32(0x2F8, 0U);
+  // Clearing writes the chosen bits to DriveStatusClear (0x2FC); the logic drops those latches.
   channel.clear_status(DriveStatus{.clamped = true, .amplifier_fault = false});
-  EXPECT_EQ(bus.peek32(0x2F8), 0x1U);
+  EXPECT_EQ(bus.peek32(0x2FC), 0x1U);
   channel.clear_status(DriveStatus{.clamped = false, .amplifier_fault = true});
-  EXPECT_EQ(bus.peek32(0x2F8), 0x2U);
-  bus.poke32(0x2F8, 0x55U);
+  EXPECT_EQ(bus.peek32(0x2FC), 0x2U);
+  EXPECT_EQ(bus.peek32(0x2F8), 0x3U) << "the status itself is the logic's to change";
+  bus.poke32(0x2FC, 0x55U);
   channel.clear_status(DriveStatus{});
-  EXPECT_EQ(bus.peek32(0x2F8), 0x55U) << "nothing to clear: nothing written";
+  EXPECT_EQ(bus.peek32(0x2FC), 0x55U) << "nothing to clear: nothing written";
 }
 
 TEST(DriveChannel, RampCommandsAndRampState) {
@@ -384,6 +384,7 @@ TEST(RegisterMap, Version2LayoutIsPinned) {
   EXPECT_EQ(regmap::kDriveStride, 0x80U);
   EXPECT_EQ(regmap::dds_register(2, 1, regmap::kDdsAmplitude), 0x300U + 0x08U + 0x18U + 0x10U);
   EXPECT_EQ(regmap::drive_register(3, regmap::kDriveStatus), 0x3F8U);
+  EXPECT_EQ(regmap::drive_register(3, regmap::kDriveStatusClear), 0x3FCU);
   EXPECT_EQ(regmap::offset_register(1, regmap::kOffsetDacLimit), 0x424U);
   EXPECT_EQ(regmap::kAwgBase, 0x1000U);
   EXPECT_EQ(regmap::kSeqTableBase, 0x1000U + 4U * 32768U);

@@ -17,9 +17,7 @@ using namespace drivers::regmap;
 
 namespace {
 
-// DriveStatus as the logic publishes it carries this marker, so that any write of the firmware (which
-// writes only the bits it clears) differs from the published value and is seen.
-constexpr std::uint32_t kStatusPublished = 1U << 31;
+// SafetyStatus bits that stay set until the firmware writes them to SafetyClear.
 constexpr std::uint32_t kLatchable = kAmplifierFault | kAdcOverrangeAny | kWatchdogExpired | kClockUnlocked;
 constexpr double kKelvinAtZeroCelsius = 273.15;
 // Thermal time constant of offset coils (the scanner file gives none): they only cool.
@@ -327,11 +325,7 @@ void Plant::poll_drive(unsigned d) noexcept {
     if (running_) apply_ramp(d, static_cast<RampCommand>(command), phys_);
     else dr.pending_ramp = command;
   }
-  const std::uint32_t status = regs_.read32(drive_register(d, kDriveStatus));
-  if (status != dr.published_status) {
-    dr.status &= ~(status & (kDriveClamped | kDriveAmplifierFault));  // the firmware cleared these
-    dr.published_status = status;
-  }
+  dr.status &= ~regs_.take32(drive_register(d, kDriveStatusClear));  // the firmware cleared these
   if (changed) invalidate();
 }
 
@@ -356,11 +350,7 @@ void Plant::publish() noexcept {
     Drive& dr = drives_[d];
     const double factor = dr.ramp.factor(running_ ? static_cast<double>(phys_) : 0.0);  // frozen while stopped
     regs_.write32(drive_register(d, kDriveRampFactor), static_cast<std::uint32_t>(std::lround(factor * kRampFactorOne)));
-    const std::uint32_t value = dr.status | kStatusPublished;
-    std::uint32_t expected = dr.published_status;
-    std::atomic_ref<std::uint32_t> reg(*reinterpret_cast<std::uint32_t*>(base_ + drive_register(d, kDriveStatus)));  // NOLINT
-    if (reg.compare_exchange_strong(expected, value, std::memory_order_acq_rel)) dr.published_status = value;
-    // otherwise the firmware wrote it since the poll: the next poll sees that write
+    regs_.write32(drive_register(d, kDriveStatus), dr.status);
   }
   for (unsigned o = 0; o < offset_count_; ++o) regs_.write32(offset_register(o, kOffsetOutput), static_cast<std::uint32_t>(offsets_[o].output));
   regs_.write64(kSeqReadIndex, seq_index_);

@@ -102,7 +102,7 @@ TEST(BoardLogic, DacLimitClampsAndLatchesUntilCleared) {
   rig.regs.write32(rm::dds_register(0, 0, rm::kDdsAmplitude), 10000);
   rig.run(500);
   EXPECT_NE(rig.regs.read32(rm::drive_register(0, rm::kDriveStatus)) & rm::kDriveClamped, 0U);
-  rig.regs.write32(rm::drive_register(0, rm::kDriveStatus), rm::kDriveClamped);
+  rig.regs.write32(rm::drive_register(0, rm::kDriveStatusClear), rm::kDriveClamped);
   rig.run(500);
   EXPECT_EQ(rig.regs.read32(rm::drive_register(0, rm::kDriveStatus)) & rm::kDriveClamped, 0U);
 }

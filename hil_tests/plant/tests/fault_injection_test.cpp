@@ -40,7 +40,7 @@ TEST(FaultInjection, AmplifierDropoutDecaysWithTheRlLagAndLatchesTheFault) {
   EXPECT_NEAR(rig.plant.adc_input_v(5999, kRefX), steady, 1e-9);
   EXPECT_NE(rig.safety() & rm::kAmplifierFault, 0U);
   rig.regs.write32(rm::kSafetyClear, rm::kAmplifierFault);
-  rig.regs.write32(rm::drive_register(0, rm::kDriveStatus), rm::kDriveAmplifierFault);
+  rig.regs.write32(rm::drive_register(0, rm::kDriveStatusClear), rm::kDriveAmplifierFault);
   rig.run(10);
   EXPECT_EQ(rig.safety() & rm::kAmplifierFault, 0U);
   EXPECT_EQ(rig.regs.read32(rm::drive_register(0, rm::kDriveStatus)) & rm::kDriveAmplifierFault, 0U);

@@ -27,7 +27,7 @@
 //                     + DcOffset / 32767,   -DacLimit / 32767, +DacLimit / 32767 )
 //   The arbitrary waveform (AwgPoints <= kAwgMaxPoints int16 values) plays one period per turn of
 //   component 0's phase; AwgPoints = 0 disables it. When clamping changes a value the logic sets
-//   kDriveClamped in DriveStatus (latched until DriveStatus is written with that bit).
+//   kDriveClamped in DriveStatus (latched until the firmware writes that bit to DriveStatusClear).
 // - Ramp. Writing RampCommand (up or down) starts a linear ramp of the channel's ramp factor from its
 //   present value towards 1 (up) or 0 (down) at a rate of 1/RampSamples per sample. The logic records the
 //   sample index at which it applied the command in RampEventSample and the present factor (Q16, 65536 =
@@ -148,7 +148,8 @@ inline constexpr std::uint32_t kDriveAwgPoints = 0x68;        // u32, 0..kAwgMax
 inline constexpr std::uint32_t kDriveAwgAmplitude = 0x6C;     // u32, 0..kAmplitudeFullScale
 inline constexpr std::uint32_t kDriveDacLimit = 0x70;         // u32, peak DAC code the logic clamps to (0..kDacFullScale)
 inline constexpr std::uint32_t kDriveAmplifierControl = 0x74; // u32, bit kAmplifierEnable
-inline constexpr std::uint32_t kDriveStatus = 0x78;           // u32, bits kDriveClamped, kDriveAmplifierFault
+inline constexpr std::uint32_t kDriveStatus = 0x78;           // u32, bits kDriveClamped, kDriveAmplifierFault (read-only)
+inline constexpr std::uint32_t kDriveStatusClear = 0x7C;      // u32, write latched DriveStatus bits to clear them
 inline constexpr std::uint32_t kDriveEnable = 1U << 0;
 inline constexpr std::uint32_t kAmplifierEnable = 1U << 0;
 inline constexpr std::uint32_t kDriveClamped = 1U << 0;
@@ -205,7 +206,8 @@ inline constexpr std::size_t kRingOffsetBytes = kRegisterBlockBytes;  // shared-
 static_assert(kTemperatureBase + kMaxTemperatureSensors * 4 <= kSeqControl);
 static_assert(kSeqLostSteps + 4 <= kRobotTarget);
 static_assert(kDdsBase + kDdsComponents * kDdsStride <= kDriveDcOffset);
-static_assert(drive_register(kMaxDriveChannels - 1, kDriveStatus) + 4 <= kOffsetBase);
+static_assert(drive_register(kMaxDriveChannels - 1, kDriveStatusClear) + 4 <= kOffsetBase);
+static_assert(kDriveStatusClear + 4 <= kDriveStride);
 static_assert(offset_register(kMaxOffsetChannels - 1, kOffsetOutput) + 4 <= kAwgBase);
 static_assert(kStepValueBase + kMaxOffsetChannels * 4 <= kSeqSlotBytes);
 static_assert(kRegisterBlockBytes % 4096 == 0, "the register window spans whole pages");

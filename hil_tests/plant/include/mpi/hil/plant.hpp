@@ -153,7 +153,6 @@ class Plant {
     Ramp ramp;
     std::uint32_t pending_ramp = 0;
     std::uint32_t status = 0;              // latched DriveStatus bits
-    std::uint32_t published_status = 0;
     bool dropout = false;
     std::uint64_t dropout_end = kNever;    // physics sample
     // analog
