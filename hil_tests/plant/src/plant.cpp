@@ -20,6 +20,9 @@ namespace {
 // SafetyStatus bits that stay set until the firmware writes them to SafetyClear.
 constexpr std::uint32_t kLatchable = kAmplifierFault | kAdcOverrangeAny | kWatchdogExpired | kClockUnlocked;
 constexpr double kKelvinAtZeroCelsius = 273.15;
+// Thermal drift of a drive chain's gain (relative) and phase (rad) that a cached pattern tolerates before it
+// is rebuilt: 1e-4 of 12 mT is 1.2 uT, far below the drive-field control's 0.1 % accuracy (REFERENCE 4).
+constexpr double kDriftTolerance = 1e-4;
 // Thermal time constant of offset coils (the scanner file gives none): they only cool.
 constexpr double kOffsetCoilCoolingS = 120.0;
 
@@ -502,7 +505,7 @@ void Plant::update_drift(unsigned d) noexcept {
   double turns = dr.phase_rad / (2.0 * std::numbers::pi);
   turns -= std::floor(turns);
   dr.theta49 = static_cast<std::uint64_t>(std::llround(std::ldexp(turns, kHalfPhaseBits))) & kHalfPhaseMask;
-  if (cached_ && (std::abs(dr.gain - pattern_.gain[d]) > 1e-5 || std::abs(dr.phase_rad - pattern_.phase_rad[d]) > 1e-5)) {
+  if (cached_ && (std::abs(dr.gain - pattern_.gain[d]) > kDriftTolerance || std::abs(dr.phase_rad - pattern_.phase_rad[d]) > kDriftTolerance)) {
     invalidate();
     try_build_ = true;
   }

@@ -36,7 +36,7 @@
 // channel d (ADC channel receive_count + d): reference_v_per_t * B_d(t_n) through the same ADC.
 //
 // Speed. When the commanded fields are periodic and settled (no ramp running, lags within 1e-10 of their
-// targets, temperatures' effect on gain and phase within 1e-5 of the cached values) the plant computes the
+// targets, temperatures' effect on gain and phase within 1e-4 of the cached values) the plant computes the
 // pattern of N = lcm(component periods) samples once (the field and every mode's mu_eq at the 2N half-sample
 // points) and replays it, running only Debye, projection, notch, noise and ADC per sample. It rebuilds when
 // anything commanded changes, when an exact 48-bit phase drifts more than 1e-7 turn from the cached one, or
