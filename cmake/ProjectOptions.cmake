@@ -7,9 +7,13 @@ function(mpi_target_defaults target)
   endif()
 endfunction()
 
+set(MPI_TEST_PROPERTIES "")
 if(MPI_SANITIZE)
-  add_compile_options(-fsanitize=${MPI_SANITIZE} -fno-omit-frame-pointer)
+  # Every sanitizer report fails the test (no recovery); third-party caches that live as long as the
+  # process are suppressed for LeakSanitizer (tools/sanitizers/lsan.supp).
+  add_compile_options(-fsanitize=${MPI_SANITIZE} -fno-sanitize-recover=all -fno-omit-frame-pointer)
   add_link_options(-fsanitize=${MPI_SANITIZE})
+  set(MPI_TEST_PROPERTIES ENVIRONMENT "LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tools/sanitizers/lsan.supp")
 endif()
 
 # A GoogleTest executable registered with ctest.
@@ -18,5 +22,5 @@ function(mpi_add_test name)
   add_executable(${name} ${T_SOURCES})
   mpi_target_defaults(${name})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest_main GTest::gmock)
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${T_LABELS}")
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${T_LABELS}" ${MPI_TEST_PROPERTIES})
 endfunction()

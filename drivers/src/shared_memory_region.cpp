@@ -38,6 +38,7 @@ std::byte* map(int fd, std::size_t size, const std::string& name) {
 
 }  // namespace
 
+// cppcheck-suppress passedByValue ; the name is moved into the member
 SharedMemoryRegion::SharedMemoryRegion(std::string name, std::byte* base, std::size_t size, bool owner) noexcept
     : name_(std::move(name)), base_(base), size_(size), owner_(owner) {}
 
