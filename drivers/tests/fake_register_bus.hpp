@@ -29,6 +29,8 @@ struct FakeBoard {
   std::uint32_t adc_channels = 2;
   std::uint32_t ring_frames_log2 = 4;
   std::uint32_t drive_channels = 2;
+  std::uint32_t offset_channels = 3;
+  std::uint32_t temperature_sensors = 2;
 };
 
 class FakeRegisterBus final : public RegisterBus {
@@ -43,6 +45,8 @@ class FakeRegisterBus final : public RegisterBus {
     poke32(regmap::kAdcChannels, board.adc_channels);
     poke32(regmap::kRingFramesLog2, board.ring_frames_log2);
     poke32(regmap::kDriveChannels, board.drive_channels);
+    poke32(regmap::kOffsetChannels, board.offset_channels);
+    poke32(regmap::kTemperatureSensors, board.temperature_sensors);
   }
 
   [[nodiscard]] std::uint32_t read32(std::uint32_t offset) const noexcept override { return peek32(offset); }

@@ -1,5 +1,6 @@
 // Driver for one drive-field DAC channel (register map v2): a single-tone drive on DDS component 0 (48-bit
-// phase increment, amplitude, phase offset), the channel's enable, its power amplifier's enable, the peak
+// phase increment, amplitude, phase offset), or a multi-tone drive on all kDdsComponents components, a DC
+// offset and an arbitrary waveform (played once per turn of component 0's phase), the channel's enable, its power amplifier's enable, the peak
 // DAC code the logic clamps to, the logic's linear ramp and the channel's latched status. Frequencies and
 // amplitudes are converted to register values here and the realised values are reported back, so callers
 // know exactly what the logic plays. Every call is noexcept and allocation-free.
@@ -9,8 +10,16 @@
 #include "mpi/drivers/register_bus.hpp"
 
 #include <cstdint>
+#include <span>
 
 namespace mpi::drivers {
+
+// One DDS component of a multi-tone drive.
+struct ToneSettings {
+  double frequency_hz = 0.0;          // 0 < f < Nyquist of the ADC sample rate
+  double amplitude_full_scale = 0.0;  // 0..1 of the DAC's full scale
+  double phase_rad = 0.0;             // phase at the trigger (sample 0) or at a resync step
+};
 
 struct DriveSettings {
   double frequency_hz = 0.0;
@@ -27,6 +36,8 @@ struct RealisedDrive {
   double amplitude_full_scale = 0.0;  // as played
   double phase_rad = 0.0;             // as played
 };
+// A component's register values and what it plays (same fields as a single-tone drive).
+using RealisedTone = RealisedDrive;
 
 // The channel's latched status bits (DriveStatus register).
 struct DriveStatus {
@@ -47,6 +58,30 @@ class DriveChannel {
   // channel plays exactly one sine. Leaves enable, amplifier, DAC limit and the ramp state alone. Writes
   // nothing when the settings are refused.
   [[nodiscard]] ErrorCode configure(const DriveSettings& settings, RealisedDrive& out) noexcept;
+
+  // --- multi-tone, DC offset and arbitrary waveform ---
+  // Computes the register values of one DDS component without touching the board.
+  [[nodiscard]] ErrorCode realise_tone(const ToneSettings& tone, RealisedTone& out) const noexcept;
+  // Writes DDS component k (< kDdsComponents): phase increment, phase offset, amplitude. Leaves the other
+  // components and everything else alone; writes nothing when refused.
+  [[nodiscard]] ErrorCode configure_component(unsigned k, const ToneSettings& tone, RealisedTone& out) noexcept;
+  [[nodiscard]] ErrorCode configure_component(unsigned k, const ToneSettings& tone) noexcept;
+  // Silences DDS component k: amplitude, phase increment and phase offset 0.
+  [[nodiscard]] ErrorCode disable_component(unsigned k) noexcept;
+  // The DC offset added after the ramp, -1..1 of full scale (DAC code round(fraction * kDacFullScale)).
+  [[nodiscard]] ErrorCode set_dc_offset(double fraction) noexcept;
+  [[nodiscard]] double dc_offset() const noexcept;  // as the register holds it, in full scale
+  // Loads an arbitrary waveform of 1..kAwgMaxPoints points (each -32767..32767, full scale 32767), played
+  // once per turn of component 0's phase, scaled by amplitude_fraction (0..1). The waveform is switched off
+  // (AwgPoints 0) while its memory is rewritten, then the amplitude and finally the point count are written.
+  // Points are packed two per 32-bit word, the even point in the low half. Writes nothing when refused.
+  [[nodiscard]] ErrorCode load_waveform(std::span<const std::int16_t> points, double amplitude_fraction) noexcept;
+  // Switches the arbitrary waveform off (AwgPoints 0, AwgAmplitude 0).
+  void disable_waveform() noexcept;
+  // An upper bound of |output| in full scale from the registers (sum of the component amplitudes, the
+  // waveform's amplitude when a waveform is loaded, and |DC offset|), before the DAC limit clamps it.
+  [[nodiscard]] double peak_bound() const noexcept;
+
   void enable(bool on) noexcept;
   [[nodiscard]] bool enabled() const noexcept;
   // Powers the channel's amplifier on or off (a disabled amplifier drives no current).

@@ -103,7 +103,7 @@ inline constexpr std::uint32_t kSafetyStatus = 0x084;           // u32, bits bel
 inline constexpr std::uint32_t kWatchdogKick = 0x088;           // u32, written by the firmware
 inline constexpr std::uint32_t kWatchdogTimeoutSamples = 0x08C; // u32, 0 = watchdog off
 inline constexpr std::uint32_t kSafetyClear = 0x090;            // u32, write latched bits to clear them
-inline constexpr std::uint32_t kClockSlipSamples = 0x094;       // u32, samples lost or gained by clock glitches (read-only)
+inline constexpr std::uint32_t kClockSlipSamples = 0x094;       // u32, samples the ADC lost through clock glitches (read-only)
 inline constexpr std::uint32_t kTemperatureBase = 0x0A0;        // i32 per sensor, milli-degrees Celsius
 inline constexpr std::uint32_t kInterlockClosed = 1U << 0;
 inline constexpr std::uint32_t kInstantStop = 1U << 1;
