@@ -3,11 +3,12 @@
 // the board's logic and the scanner's physics until SIGTERM/SIGINT or the death of its parent process.
 //
 //   mpi-plant --shm NAME --scanner FILE (--plan FILE | --tracer FILE --phantom FILE) [--seed N]
-//             [--faults FILE] [--control FILE] [--pace X]
+//             [--faults FILE] [--control FILE] [--pace X] [--counter-pattern]
 //
 // --pace 1 (default) runs in step with the wall clock like the hardware; 0 as fast as possible. The samples
 // are the same either way. --control names a file polled every ~10 ms: each line appended to it is a fault
-// command (faults.hpp) applied at the sample the plant is at. Bad input: exit 2, "mpi-plant: <message>".
+// command (faults.hpp) applied at the sample the plant is at. --counter-pattern: the ADC frames carry the
+// counter pattern (counter_pattern.hpp) instead of the physics, to check streaming. Bad input: exit 2, "mpi-plant: <message>".
 #include "mpi/drivers/shared_memory_region.hpp"
 #include "mpi/hil/control_file.hpp"
 #include "mpi/hil/plant.hpp"
@@ -107,6 +108,7 @@ int main(int argc, char** argv) {
   std::string control_file;
   std::optional<std::uint64_t> seed;
   double pace = 1.0;
+  bool counter_pattern = false;
   app.add_option("--shm", shm, "name of the shared-memory region to create")->required();
   app.add_option("--scanner", scanner_file, "scanner description (TOML)")->required();
   auto* plan = app.add_option("--plan", plan_file, "scan plan: its tracer and [simulation] phantom, seed, faults");
@@ -120,6 +122,7 @@ int main(int argc, char** argv) {
   app.add_option("--control", control_file, "control file: fault commands appended while running");
   app.add_option("--pace", pace, "sample time per wall-clock time: 1 real time, 0 as fast as possible")
       ->check(CLI::Range(0.0, 1e6));
+  app.add_flag("--counter-pattern", counter_pattern, "ADC frame n, channel c carries the low 16 bits of n * channels + c instead of physics");
   try {
     app.parse(argc, argv);
     if (plan_file.empty() && tracer_file.empty()) throw CLI::ValidationError("--plan or --tracer and --phantom", "one is required");
@@ -141,15 +144,18 @@ int main(int argc, char** argv) {
                           : mpi::hil::load_plant_config_from_plan(scanner_file, plan_file, seed, faults_file);
     if (!control_file.empty()) control.emplace(control_file);
     region.emplace(mpi::drivers::SharedMemoryRegion::create(shm, mpi::hil::region_geometry(config.scanner)));
-    plant.emplace(config, region->base());
+    mpi::hil::PlantOptions options;
+    options.counter_pattern = counter_pattern;
+    plant.emplace(config, region->base(), options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mpi-plant: %s\n", e.what());
     return 2;
   }
 
-  spdlog::info("scanner '{}': {} drive, {} receive channels, fs = {} Hz, {} tracer modes, {} faults scheduled, pace {}",
+  spdlog::info("scanner '{}': {} drive, {} receive channels, fs = {} Hz, {} tracer modes, {} faults scheduled, pace {}{}",
                plant->config().scanner.name, plant->config().scanner.drive.size(), plant->config().scanner.receive.channels.size(),
-               plant->sample_rate_hz(), plant->model().modes(), plant->config().faults.size(), pace);
+               plant->sample_rate_hz(), plant->model().modes(), plant->config().faults.size(), pace,
+               counter_pattern ? ", counter pattern" : "");
   std::cout << "plant ready shm=" << shm << std::endl;
 
   run(*plant, pace, control ? &*control : nullptr);

@@ -202,7 +202,8 @@ std::uint64_t Plant::step(std::uint32_t max_frames) {
     std::uint64_t segment = next_event_after(p) - p;
     const bool discard = glitch_pending_ > 0;
     segment = std::min(segment, discard ? glitch_pending_ : max_frames - written);
-    if (cached_) run_cached(p, segment, !discard);
+    if (options_.counter_pattern) run_counter(p, segment, !discard);
+    else if (cached_) run_cached(p, segment, !discard);
     else run_direct(p, segment, !discard);
     clock_ += segment;
     if (discard) glitch_pending_ -= segment;

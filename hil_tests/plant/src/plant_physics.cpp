@@ -218,7 +218,7 @@ bool Plant::pattern_phases_match(std::uint64_t p) const noexcept {
 }
 
 void Plant::try_build(std::uint64_t p) {
-  if (!options_.caching || cached_ || !settled()) return;
+  if (!options_.caching || options_.counter_pattern || cached_ || !settled()) return;
   std::uint64_t samples = 0;
   if (!pattern_length(samples)) return;
   build_pattern(p, samples);

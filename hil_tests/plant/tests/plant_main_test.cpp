@@ -93,6 +93,41 @@ TEST(PlantMain, AnnouncesReadinessAndAppliesControlCommands) {
   std::filesystem::remove(control);
 }
 
+TEST(PlantMain, CounterPatternFlagFillsTheRingWithSampleIndices) {
+  const std::string shm = region_name("counter");
+  Child c = spawn({"--shm", shm, "--scanner", kSource + "/configs/scanners/demo-1d.toml", "--tracer",
+                   kSource + "/configs/tracers/single-core-30nm.toml", "--phantom", kSource + "/configs/phantoms/two-points.toml",
+                   "--pace", "0", "--counter-pattern"});
+  ASSERT_GT(c.pid, 0);
+  std::string line;
+  for (int i = 0; i < 20 && line.find("plant ready") == std::string::npos; ++i) line = read_line(c.out);
+  ASSERT_EQ(line, "plant ready shm=" + shm + "\n");
+  {
+    auto region = mpi::drivers::SharedMemoryRegion::open(shm);
+    const mpi::drivers::RegisterBlock regs(region.base());
+    regs.write32(rm::kAcqControl, rm::kAcqRun);
+    std::uint64_t written = 0;
+    for (int i = 0; i < 500 && written < 10000; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      written = regs.read64(rm::kWritePointer);
+    }
+    regs.write32(rm::kAcqControl, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    written = regs.read64(rm::kWritePointer);
+    ASSERT_GE(written, 10000U);
+    const std::uint64_t frames = std::uint64_t{1} << regs.read32(rm::kRingFramesLog2);
+    const unsigned channels = regs.read32(rm::kAdcChannels);
+    const std::uint64_t from = written > frames ? written - frames : 0;
+    for (std::uint64_t n = from; n < written; ++n) {
+      for (unsigned ch = 0; ch < channels; ++ch) {
+        const auto want = static_cast<std::int16_t>(static_cast<std::uint16_t>((n * channels + ch) % 65536U));
+        ASSERT_EQ(region.ring()[(n % frames) * channels + ch], want) << "frame " << n << " channel " << ch;
+      }
+    }
+  }
+  EXPECT_EQ(finish(c, true), 0);
+}
+
 TEST(PlantMain, BadInputExitsWithTwoAndOneMessage) {
   const std::string bad_scanner = kSource + "/configs/tracers/single-core-30nm.toml";  // not a scanner
   Child c = spawn({"--shm", region_name("bad"), "--scanner", bad_scanner, "--tracer", kSource + "/configs/tracers/single-core-30nm.toml",

@@ -45,10 +45,15 @@
 // samples do not depend on how step() is chunked nor on the pace.
 //
 // Noise comes from a PRNG reseeded at every trigger from (seed, trigger count).
+//
+// Counter pattern (PlantOptions::counter_pattern): the board logic runs as always, but no physics: every ADC
+// frame n (counted since the trigger) holds counter_pattern_sample(n, c, channels) in channel c, so that a
+// receiver can check the index and order of every sample it gets.
 #pragma once
 
 #include "mpi/drivers/register_block.hpp"
 #include "mpi/drivers/register_map.hpp"
+#include "mpi/hil/counter_pattern.hpp"
 #include "mpi/hil/dds.hpp"
 #include "mpi/hil/faults.hpp"
 #include "mpi/hil/gaussian_noise.hpp"
@@ -73,6 +78,7 @@ struct PlantOptions {
   bool caching = true;                             // false: every sample on the direct path (tests)
   bool record = false;                             // keep the total field at t_n and each ADC input (tests)
   std::uint64_t max_pattern_samples = 1U << 18;    // longer patterns run the direct path
+  bool counter_pattern = false;                    // ADC frames carry counter_pattern_sample() instead of physics
 };
 
 struct PlantStatistics {
@@ -238,6 +244,7 @@ class Plant {
   void start_fresh() noexcept;
   void run_direct(std::uint64_t p, std::uint64_t count, bool write) noexcept;
   void run_cached(std::uint64_t p, std::uint64_t count, bool write) noexcept;
+  void run_counter(std::uint64_t p, std::uint64_t count, bool write) noexcept;
   void emit(std::uint64_t p, const Eigen::Vector3d* eq_even, const Eigen::Vector3d* eq_odd, const Eigen::Vector3d& drive_odd,
             const double* scalars_even, const Eigen::Vector3d& total_even, bool write) noexcept;
   [[nodiscard]] std::int16_t adc(double volts, unsigned channel) noexcept;
