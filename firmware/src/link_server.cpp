@@ -22,6 +22,8 @@ namespace {
 
 // How long a connection that is being refused may take to read our Error before it is closed hard.
 constexpr auto kLingerTime = std::chrono::seconds(2);
+// How often the I/O thread looks for faults the supervisor latched while no stream wakes it.
+constexpr auto kFaultPollPeriod = std::chrono::milliseconds(10);
 
 std::string endpoint_text(const tcp::socket& socket) {
   error_code ec;
@@ -47,6 +49,7 @@ struct LinkServer::Session {
   std::array<std::byte, 1U << 16> buffer{};
   std::deque<std::string> outgoing;  // control frames, sent before any waiting chunk
   bool greeted = false;
+  bool supervised = false;  // announced the "heartbeat" capability
   bool open = true;
   bool writing = false;
   bool close_when_flushed = false;
@@ -84,7 +87,7 @@ void linger_close(asio::io_context& io, const SessionPtr& session) {
 }  // namespace
 
 LinkServer::LinkServer(asio::io_context& io, const tcp::endpoint& endpoint, Sequencer& sequencer, FrameQueue& queue, const Wakeup& wakeup)
-    : io_(&io), acceptor_(io), sequencer_(&sequencer), queue_(&queue), wakeup_(io, wakeup.duplicate_descriptor()) {
+    : io_(&io), acceptor_(io), fault_timer_(io), sequencer_(&sequencer), queue_(&queue), wakeup_(io, wakeup.duplicate_descriptor()) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(tcp::acceptor::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -99,6 +102,7 @@ void LinkServer::start() {
   accepting_ = true;
   accept();
   wait_for_wakeup();
+  watch_faults();
 }
 
 void LinkServer::stop_accepting() {
@@ -115,6 +119,7 @@ void LinkServer::close() {
   }
   error_code ignored;
   wakeup_.close(ignored);
+  fault_timer_.cancel();
 }
 
 bool LinkServer::flushed() const noexcept {
@@ -202,6 +207,8 @@ void LinkServer::fill_hello_reply(v1::HelloReply& reply) const {
   reply.set_protocol_major(protocol::kProtocolMajor);
   reply.set_protocol_minor(protocol::kProtocolMinor);
   reply.set_server_name("mpi-firmware");
+  reply.add_capabilities("heartbeat");
+  reply.add_capabilities("modes");
   v1::BoardInfo* info = reply.mutable_board();
   info->set_adc_sample_rate_hz(board.adc_sample_rate_hz());
   info->set_adc_channels(board.adc_channels);
@@ -214,6 +221,7 @@ void LinkServer::fill_hello_reply(v1::HelloReply& reply) const {
   info->set_drive_max_amplitude_t(max_amplitude_t);
   info->set_selection_gradient_t_per_m(strongest_gradient_t_per_m(scanner));
   for (const std::string& name : adc_channel_names(scanner)) info->add_adc_channel_names(name);
+  info->set_heartbeat_period_s(sequencer_->heartbeat_period_s());
 }
 
 void LinkServer::handle(const std::shared_ptr<Session>& session, const v1::Envelope& request) {
@@ -234,6 +242,7 @@ void LinkServer::handle(const std::shared_ptr<Session>& session, const v1::Envel
       return;
     }
     session->greeted = true;
+    session->supervised = std::find(hello.capabilities().begin(), hello.capabilities().end(), "heartbeat") != hello.capabilities().end();
     spdlog::info("host {} ({}) is the controller", session->peer, hello.client_name());
     fill_hello_reply(*reply.mutable_hello_reply());
     send(*session, reply);
@@ -251,7 +260,7 @@ void LinkServer::handle(const std::shared_ptr<Session>& session, const v1::Envel
     }
     case v1::Envelope::kStart: {
       std::uint64_t scan_id = 0;
-      const CommandResult result = sequencer_->start(request.start(), session->id, scan_id);
+      const CommandResult result = sequencer_->start(request.start(), session->id, scan_id, session->supervised);
       if (!result.ok()) {
         send_error(*session, id, result.code, result.message);
         return;
@@ -268,6 +277,19 @@ void LinkServer::handle(const std::shared_ptr<Session>& session, const v1::Envel
     case v1::Envelope::kStatusRequest:
       sequencer_->fill_status(*reply.mutable_status());
       break;
+    case v1::Envelope::kHeartbeat:
+      sequencer_->heartbeat();
+      return;  // no reply
+    case v1::Envelope::kClearFaults: {
+      const CommandResult result = sequencer_->clear_faults();
+      if (!result.ok()) {
+        send_error(*session, id, result.code, result.message);
+        return;
+      }
+      spdlog::info("host {} cleared the latched faults: CONFIG", session->peer);
+      sequencer_->fill_status(*reply.mutable_status());
+      break;
+    }
     case v1::Envelope::kHello:
       send_error(*session, id, v1::ERROR_NOT_ALLOWED, "Hello was already received on this connection");
       return;
@@ -323,8 +345,40 @@ void LinkServer::wait_for_wakeup() {
   });
 }
 
+void LinkServer::report_faults(Session* session) {
+  const std::uint64_t total = sequencer_->faults_latched_total();
+  if (total == faults_reported_) return;
+  const std::vector<LatchedFault> faults = sequencer_->faults();
+  // The newest (total - reported) faults, as far as the latch holds them.
+  const std::size_t fresh = static_cast<std::size_t>(std::min<std::uint64_t>(total - faults_reported_, faults.size()));
+  faults_reported_ = total;
+  for (std::size_t i = faults.size() - fresh; i < faults.size(); ++i) {
+    const std::string text = describe(faults[i], sequencer_->scanner());
+    spdlog::error("safety fault: {}: ramping every drive channel down, entering SAFE", text);
+    if (session == nullptr || !session->open || !session->greeted) continue;
+    v1::Envelope message;
+    v1::Fault* fault = message.mutable_fault();
+    fault->set_kind(faults[i].kind);
+    fault->set_channel(faults[i].channel);
+    fault->set_sample(faults[i].sample);
+    fault->set_message(text);
+    session->outgoing.emplace_back();
+    protocol::append_frame(message, session->outgoing.back());
+  }
+}
+
+void LinkServer::watch_faults() {
+  fault_timer_.expires_after(kFaultPollPeriod);
+  fault_timer_.async_wait([this](const error_code& ec) {
+    if (ec) return;
+    if (sequencer_->faults_latched_total() != faults_reported_) pump();
+    watch_faults();
+  });
+}
+
 void LinkServer::pump() {
   const std::shared_ptr<Session> session = active_;
+  report_faults(session.get());
   const bool streaming_to_session = session && session->open && !session->close_when_flushed && session->id == scan_owner_;
   if (!slot_in_flight_) {
     // Frames of a scan whose controller is gone are dropped.

@@ -1,6 +1,7 @@
 #include "mpi/firmware/sequencer.hpp"
 
 #include "mpi/drivers/register_map.hpp"
+#include "mpi/drivers/safety_io.hpp"
 #include "mpi/firmware/scanner_limits.hpp"
 #include "mpi/protocol/framing.hpp"
 
@@ -22,8 +23,38 @@ const char* to_string(StopReason reason) noexcept {
     case StopReason::controller_lost: return "controller link lost";
     case StopReason::shutdown: return "firmware shutting down";
     case StopReason::no_trigger: return "acquisition did not start (the board did not acknowledge the trigger)";
+    case StopReason::safety_fault: return "safety fault";
   }
   return "unknown";
+}
+
+const char* to_string(v1::BoardMode mode) noexcept {
+  switch (mode) {
+    case v1::BOARD_MODE_CONFIG: return "CONFIG";
+    case v1::BOARD_MODE_ARMED: return "ARMED";
+    case v1::BOARD_MODE_RUNNING: return "RUNNING";
+    case v1::BOARD_MODE_SAFE: return "SAFE";
+    default: return "UNSPECIFIED";
+  }
+}
+
+std::string describe(const LatchedFault& fault, const config::ScannerDescription& scanner) {
+  std::string what;
+  switch (fault.kind) {
+    case v1::FAULT_KIND_HEARTBEAT_LOST: what = fmt::format("host heartbeat lost ({} periods missed)", Sequencer::kMissedHeartbeats); break;
+    case v1::FAULT_KIND_LINK_LOST: what = "controlling host's link lost"; break;
+    case v1::FAULT_KIND_INSTANT_STOP: what = "instant stop pressed"; break;
+    case v1::FAULT_KIND_OVER_TEMPERATURE: what = "over-temperature"; break;
+    case v1::FAULT_KIND_AMPLIFIER: what = "amplifier fault"; break;
+    case v1::FAULT_KIND_INTERLOCK_OPEN: what = "interlock opened"; break;
+    case v1::FAULT_KIND_WATCHDOG: what = "board watchdog expired"; break;
+    default: what = "unknown fault"; break;
+  }
+  if (fault.channel >= 0) {
+    const auto ch = static_cast<std::size_t>(fault.channel);
+    what += " on drive channel " + (ch < scanner.drive.size() ? scanner.drive[ch].name : std::to_string(ch));
+  }
+  return what + " at sample " + std::to_string(fault.sample);
 }
 
 BoardGeometry read_board_geometry(const drivers::RegisterBus& bus) noexcept {
@@ -40,6 +71,117 @@ BoardGeometry read_board_geometry(const drivers::RegisterBus& bus) noexcept {
 Sequencer::Sequencer(drivers::RegisterBus& bus, const config::ScannerDescription& scanner, Streamer& streamer)
     : bus_(&bus), scanner_(scanner), streamer_(&streamer), board_(read_board_geometry(bus)) {
   if (scanner_.drive.size() < board_.drive_channels) throw std::invalid_argument("the scanner description has fewer drive channels than the board");
+  // The watchdog counts ADC samples while acquisition runs; kicked every tick, it expires only if the
+  // control thread stalls for the whole timeout (see README: a plant running faster than real time can
+  // expire it).
+  const double timeout_samples = std::max(0.0, scanner_.safety.watchdog_timeout_s) * board_.adc_sample_rate_hz();
+  drivers::SafetyIo(*bus_).set_watchdog_timeout(static_cast<std::uint32_t>(std::min(timeout_samples, 4.0e9)));
+  heartbeat_timeout_ = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(kMissedHeartbeats * scanner_.safety.watchdog_timeout_s));
+}
+
+CommandResult Sequencer::refuse(const char* command, const char* allowed) const {
+  return CommandResult::error(v1::ERROR_NOT_ALLOWED,
+                              fmt::format("{} is accepted in {}, the board is in {}", command, allowed, to_string(mode_locked())));
+}
+
+v1::BoardMode Sequencer::mode_locked() const noexcept {
+  switch (phase_) {
+    case Phase::idle: return safe_ ? v1::BOARD_MODE_SAFE : v1::BOARD_MODE_CONFIG;
+    case Phase::configured: return safe_ ? v1::BOARD_MODE_SAFE : v1::BOARD_MODE_ARMED;
+    default: return v1::BOARD_MODE_RUNNING;
+  }
+}
+
+v1::BoardMode Sequencer::mode() const {
+  const std::lock_guard lock(mutex_);
+  return mode_locked();
+}
+
+std::vector<LatchedFault> Sequencer::faults() const {
+  const std::lock_guard lock(mutex_);
+  return {faults_.begin(), faults_.begin() + static_cast<std::ptrdiff_t>(fault_count_)};
+}
+
+void Sequencer::heartbeat() noexcept {
+  last_heartbeat_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_release);
+}
+
+CommandResult Sequencer::clear_faults() {
+  const std::lock_guard lock(mutex_);
+  if (mode_locked() != v1::BOARD_MODE_SAFE) return refuse("ClearFaults", "SAFE");
+  drivers::SafetyIo io(*bus_);
+  drivers::SafetyStatus latched;
+  latched.amplifier_fault = true;
+  latched.watchdog_expired = true;
+  io.clear_latched(latched);
+  drivers::DriveStatus drive_bits;
+  drive_bits.amplifier_fault = true;
+  for (unsigned ch = 0; ch < board_.drive_channels; ++ch) drivers::DriveChannel(*bus_, ch).clear_status(drive_bits);
+  const drivers::SafetyStatus now = io.status();
+  const char* persists = !now.interlock_closed ? "the interlock is open"
+                         : now.instant_stop    ? "the instant stop is pressed"
+                         : now.over_temperature ? "a temperature sensor is above its limit"
+                                                : nullptr;
+  if (persists != nullptr) return CommandResult::error(v1::ERROR_HARDWARE, fmt::format("ClearFaults: {}; the faults stay latched", persists));
+  fault_count_ = 0;
+  safe_ = false;
+  configured_ = {};
+  phase_ = Phase::idle;
+  return {};
+}
+
+bool Sequencer::latch(v1::FaultKind kind, int channel, std::uint64_t sample) noexcept {
+  for (std::size_t i = 0; i < fault_count_; ++i) {
+    if (faults_[i].kind == kind && faults_[i].channel == channel) return false;
+  }
+  if (fault_count_ < kMaxFaults) faults_[fault_count_++] = LatchedFault{kind, channel, sample};
+  faults_total_.fetch_add(1, std::memory_order_acq_rel);
+  return true;
+}
+
+void Sequencer::supervise() noexcept {
+  drivers::SafetyIo io(*bus_);
+  io.kick_watchdog();
+  if (phase_ == Phase::idle || (safe_ && phase_ == Phase::configured)) return;  // nothing powered
+  const std::uint64_t wp = bus_->read64(kWritePointer);
+  const drivers::SafetyStatus status = io.status();
+  bool fault = false;
+  if (status.instant_stop) fault |= latch(v1::FAULT_KIND_INSTANT_STOP, -1, wp);
+  if (!status.interlock_closed) fault |= latch(v1::FAULT_KIND_INTERLOCK_OPEN, -1, wp);
+  if (status.over_temperature) fault |= latch(v1::FAULT_KIND_OVER_TEMPERATURE, -1, wp);
+  if (status.watchdog_expired) fault |= latch(v1::FAULT_KIND_WATCHDOG, -1, wp);
+  bool channel_amplifier = false;
+  for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
+    if (configured_[ch] && drivers::DriveChannel(*bus_, ch).status().amplifier_fault) {
+      fault |= latch(v1::FAULT_KIND_AMPLIFIER, static_cast<int>(ch), wp);
+      channel_amplifier = true;
+    }
+  }
+  // The board-wide bit without a channel's: wait one tick, the channel's status may be published later.
+  const bool board_amplifier = status.amplifier_fault && !channel_amplifier;
+  if (board_amplifier && amplifier_pending_) {
+    bool any = false;
+    for (std::size_t i = 0; i < fault_count_; ++i) any |= faults_[i].kind == v1::FAULT_KIND_AMPLIFIER;
+    if (!any) fault |= latch(v1::FAULT_KIND_AMPLIFIER, -1, wp);
+  }
+  amplifier_pending_ = board_amplifier;
+  if (supervised_ && phase_ == Phase::running) {
+    const auto last = std::chrono::steady_clock::duration(last_heartbeat_.load(std::memory_order_acquire));
+    if (std::chrono::steady_clock::now().time_since_epoch() - last > heartbeat_timeout_) fault |= latch(v1::FAULT_KIND_HEARTBEAT_LOST, -1, wp);
+  }
+  if (supervised_ && owner_lost_) {
+    owner_lost_ = false;
+    if (phase_ == Phase::running) fault |= latch(v1::FAULT_KIND_LINK_LOST, -1, wp);
+  }
+  if (!fault) return;
+  safe_ = true;
+  if (phase_ == Phase::configured) {
+    power_down_configured();
+    return;
+  }
+  if (triggered_) streamer_->mark_fault(wp);
+  begin_ramp_down(StopReason::safety_fault);
 }
 
 CommandResult Sequencer::configure(const v1::Configure& request, v1::ConfigureReply& reply) {
@@ -47,9 +189,7 @@ CommandResult Sequencer::configure(const v1::Configure& request, v1::ConfigureRe
   {
     const std::lock_guard lock(mutex_);
     if (shutting_down_) return R::error(v1::ERROR_NOT_ALLOWED, "Configure: the firmware is shutting down");
-    if (phase_ != Phase::idle && phase_ != Phase::configured) {
-      return R::error(v1::ERROR_NOT_ALLOWED, "Configure is not allowed while a scan runs (state " + v1::ScanState_Name(state_locked()) + ")");
-    }
+    if ((phase_ != Phase::idle && phase_ != Phase::configured) || safe_) return refuse("Configure", "CONFIG or ARMED");
   }
   // Validation reads only the configuration and fixed board geometry.
   if (request.drive_size() == 0) return R::error(v1::ERROR_INVALID_ARGUMENT, "drive: at least one drive channel must be configured");
@@ -118,10 +258,15 @@ CommandResult Sequencer::configure(const v1::Configure& request, v1::ConfigureRe
                                 request.chunk_samples(), max_chunk, board_.adc_channels, protocol::kMaxFrameBytes));
   }
 
-  const std::lock_guard lock(mutex_);
-  if (phase_ != Phase::idle && phase_ != Phase::configured) {
-    return R::error(v1::ERROR_NOT_ALLOWED, "Configure is not allowed while a scan runs (state " + v1::ScanState_Name(state_locked()) + ")");
+  const double ramp_limit_samples = scanner_.safety.ramp_time_s * board_.adc_sample_rate_hz();
+  if (scanner_.safety.ramp_time_s > 0.0 && request.ramp_samples() > ramp_limit_samples) {
+    return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("ramp_samples = {} exceeds the ramp time of [safety] ramp_time = {} s ({} samples): "
+                                                            "a fault must ramp the drive down within it",
+                                                            request.ramp_samples(), scanner_.safety.ramp_time_s, ramp_limit_samples));
   }
+
+  const std::lock_guard lock(mutex_);
+  if ((phase_ != Phase::idle && phase_ != Phase::configured) || safe_) return refuse("Configure", "CONFIG or ARMED");
   reply.Clear();
   std::array<bool, kMaxDriveChannels> configured{};
   for (int i = 0; i < request.drive_size(); ++i) {
@@ -162,13 +307,12 @@ CommandResult Sequencer::configure(const v1::Configure& request, v1::ConfigureRe
   return {};
 }
 
-CommandResult Sequencer::start(const v1::Start& request, std::uint64_t owner, std::uint64_t& scan_id) {
+CommandResult Sequencer::start(const v1::Start& request, std::uint64_t owner, std::uint64_t& scan_id, bool supervised) {
   const std::lock_guard lock(mutex_);
   if (shutting_down_) return CommandResult::error(v1::ERROR_NOT_ALLOWED, "Start: the firmware is shutting down");
-  if (phase_ != Phase::configured || !streamer_->idle()) {
-    return CommandResult::error(v1::ERROR_NOT_ALLOWED,
-                                "Start needs a configured scanner that is not scanning (state " + v1::ScanState_Name(state_locked()) + ")");
-  }
+  if (phase_ != Phase::configured || safe_ || !streamer_->idle()) return refuse("Start", "ARMED");
+  supervised_ = supervised;
+  heartbeat();
   ++scan_id_;
   scan_id = scan_id_;
   owner_ = owner;
@@ -227,8 +371,8 @@ v1::ScanState Sequencer::state() const {
 
 v1::ScanState Sequencer::state_locked() const noexcept {
   switch (phase_) {
-    case Phase::idle: return v1::SCAN_STATE_IDLE;
-    case Phase::configured: return v1::SCAN_STATE_CONFIGURED;
+    case Phase::idle: return safe_ ? v1::SCAN_STATE_SAFE : v1::SCAN_STATE_IDLE;
+    case Phase::configured: return safe_ ? v1::SCAN_STATE_SAFE : v1::SCAN_STATE_CONFIGURED;
     case Phase::running:
       return (triggered_ && bus_->read64(kWritePointer) >= ramp_samples_) ? v1::SCAN_STATE_RUNNING : v1::SCAN_STATE_RAMPING_UP;
     case Phase::ramping_down:
@@ -241,12 +385,21 @@ v1::ScanState Sequencer::state_locked() const noexcept {
 void Sequencer::fill_status(v1::Status& status) const {
   const std::lock_guard lock(mutex_);
   status.set_state(state_locked());
+  status.set_mode(mode_locked());
+  for (std::size_t i = 0; i < fault_count_; ++i) {
+    v1::Fault* out = status.add_faults();
+    out->set_kind(faults_[i].kind);
+    out->set_channel(faults_[i].channel);
+    out->set_sample(faults_[i].sample);
+    out->set_message(describe(faults_[i], scanner_));
+  }
   status.set_write_pointer(bus_->read64(kWritePointer));
   status.set_next_sample(streamer_->next_sample());
   status.set_overwritten_events(streamer_->overwritten_events() + streamer_->corrupted_events());
   status.set_ramp_up_end_sample(has_scanned_ ? ramp_samples_ : 0);
   status.set_ramp_down_start_sample(ramp_down_known_ ? ramp_down_start_sample_ : 0);
   std::string fault = shutting_down_ ? "firmware shutting down" : "";
+  for (std::size_t i = 0; i < fault_count_; ++i) fault += (fault.empty() ? "" : "; ") + describe(faults_[i], scanner_);
   for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
     const drivers::DriveStatus drive = drivers::DriveChannel(*bus_, ch).status();
     const auto add = [&fault](const std::string& what) { fault += (fault.empty() ? "" : "; ") + what; };
@@ -300,6 +453,7 @@ bool Sequencer::ramp_down_complete() const noexcept {
 void Sequencer::tick() noexcept {
   const std::lock_guard lock(mutex_);
   bus_->write32(kAliveCounter, ++alive_);
+  supervise();
 
   if (owner_lost_) {
     owner_lost_ = false;

@@ -66,6 +66,7 @@ void Streamer::arm(std::uint64_t scan_id, std::uint32_t chunk_samples, std::uint
   chunk_samples_ = std::clamp<std::uint32_t>(chunk_samples, 1, max_chunk_samples(ring_.channels()));
   ramp_samples_ = ramp_samples;
   ramp_down_from_.store(UINT64_MAX, std::memory_order_relaxed);
+  fault_from_.store(UINT64_MAX, std::memory_order_relaxed);
   end_sample_.store(UINT64_MAX, std::memory_order_relaxed);
   next_sample_.store(0, std::memory_order_relaxed);
   overwritten_events_.store(0, std::memory_order_relaxed);
@@ -80,6 +81,12 @@ void Streamer::mark_ramp_down(std::uint64_t sample) noexcept {
   // Stored before the ramp command is written, so a chunk holding ramp samples always sees it.
   std::uint64_t expected = ramp_down_from_.load(std::memory_order_relaxed);
   while (sample < expected && !ramp_down_from_.compare_exchange_weak(expected, sample, std::memory_order_seq_cst)) {
+  }
+}
+
+void Streamer::mark_fault(std::uint64_t sample) noexcept {
+  std::uint64_t expected = fault_from_.load(std::memory_order_relaxed);
+  while (sample < expected && !fault_from_.compare_exchange_weak(expected, sample, std::memory_order_seq_cst)) {
   }
 }
 
@@ -165,6 +172,7 @@ bool Streamer::step() noexcept {
   std::uint32_t flags = pending_flags_;
   const std::uint64_t last = next_ + count - 1;
   if (next_ < ramp_samples_ || last >= ramp_down_from_.load(std::memory_order_seq_cst)) flags |= v1::CHUNK_FLAG_RAMPING;
+  if (last >= fault_from_.load(std::memory_order_seq_cst)) flags |= v1::CHUNK_FLAG_FAULT;
 
   v1::SampleChunk* chunk = chunk_message_.mutable_chunk();
   chunk->set_first_sample(next_);

@@ -43,6 +43,7 @@ FakeBoard::FakeBoard(const Geometry& geometry)
       adc_channels_(geometry.receive_channels + geometry.drive_channels),
       region_(drivers::SharedMemoryRegion::create(name_, region_geometry(geometry))),
       regs_(region_.base()) {
+  regs_.write32(drivers::regmap::kSafetyStatus, drivers::regmap::kInterlockClosed);  // the normal, safe state
   thread_ = std::thread([this] { run(); });
 }
 
@@ -148,6 +149,19 @@ void FakeBoard::run() {
     }
     regs_.write64(kWritePointer, wp + count);
   }
+}
+
+}  // namespace mpi::firmware::test
+
+namespace mpi::firmware::test {
+
+void FakeBoard::set_safety_status(std::uint32_t bits) noexcept { regs_.write32(drivers::regmap::kSafetyStatus, bits); }
+
+void FakeBoard::set_amplifier_fault(unsigned channel, bool on) noexcept {
+  using namespace drivers::regmap;
+  const std::uint32_t reg = drive_register(channel, kDriveStatus);
+  const std::uint32_t bits = regs_.read32(reg);
+  regs_.write32(reg, on ? (bits | kDriveAmplifierFault) : (bits & ~kDriveAmplifierFault));
 }
 
 }  // namespace mpi::firmware::test

@@ -56,6 +56,11 @@ class FakeBoard {
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   [[nodiscard]] const drivers::RegisterBlock& registers() const noexcept { return regs_; }
 
+  // Sets the SafetyStatus register as the logic would (bits of register_map.hpp); default: interlock closed.
+  void set_safety_status(std::uint32_t bits) noexcept;
+  // Sets or clears kDriveAmplifierFault in drive channel `channel`'s DriveStatus.
+  void set_amplifier_fault(unsigned channel, bool on) noexcept;
+
   // Whether the logic answers the trigger and produces samples.
   void set_producing(bool on) noexcept { producing_.store(on); }
   // Makes the logic jump `frames` ahead at once (as if the reader had stalled), filling the ring correctly.

@@ -595,5 +595,145 @@ TEST_F(FirmwareSessionTest, ShutdownWhileScanningRampsDownAndSendsStreamEnd) {
   thread_ = std::thread([] {});
 }
 
+// --- Modes and the safety supervisor ---
+
+TEST_F(FirmwareSessionTest, CommandsOutsideTheirModeAreRefusedNamingTheModeThatAllowsThem) {
+  auto client = connect_controller();
+  ASSERT_TRUE(client);
+  const auto started = client->request(start(0));
+  ASSERT_TRUE(started && started->has_error());
+  EXPECT_EQ(started->error().code(), v1::ERROR_NOT_ALLOWED);
+  EXPECT_EQ(started->error().message(), "Start is accepted in ARMED, the board is in CONFIG");
+  v1::Envelope clear;
+  clear.mutable_clear_faults();
+  const auto cleared = client->request(clear);
+  ASSERT_TRUE(cleared && cleared->has_error());
+  EXPECT_EQ(cleared->error().message(), "ClearFaults is accepted in SAFE, the board is in CONFIG");
+  ASSERT_TRUE(client->request(configure(25000.0, 0.012, 1000, 1000))->has_configure_reply());
+  const auto armed = client->request(status_request());
+  ASSERT_TRUE(armed && armed->has_status());
+  EXPECT_EQ(armed->status().mode(), v1::BOARD_MODE_ARMED);
+  ASSERT_TRUE(client->request(start(0))->has_status());
+  const auto reconfigure = client->request(configure(25000.0, 0.012, 1000, 1000));
+  ASSERT_TRUE(reconfigure && reconfigure->has_error());
+  EXPECT_EQ(reconfigure->error().message(), "Configure is accepted in CONFIG or ARMED, the board is in RUNNING");
+  ASSERT_TRUE(client->request(stop())->has_status());
+  EXPECT_TRUE(collect_until_end(*client, 0, false).end.has_value());
+}
+
+TEST_F(FirmwareSessionTest, RampLongerThanTheSafetyRampTimeIsRefused) {
+  auto client = connect_controller();
+  ASSERT_TRUE(client);
+  // [safety] ramp_time defaults to 10 ms: 10000 samples at 1 MS/s.
+  const auto reply = client->request(configure(25000.0, 0.012, 10001, 1000));
+  ASSERT_TRUE(reply && reply->has_error());
+  EXPECT_EQ(reply->error().code(), v1::ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(reply->error().message().find("ramp_time"), std::string::npos) << reply->error().message();
+}
+
+TEST_F(FirmwareSessionTest, AmplifierFaultRampsDownLatchesReportsAndFlagsTheStream) {
+  auto client = connect_controller();
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->request(configure(25000.0, 0.012, 2000, 1000))->has_configure_reply());
+  ASSERT_TRUE(client->request(start(0))->has_status());
+  std::optional<v1::Fault> fault;
+  std::vector<v1::SampleChunk> chunks;
+  std::optional<v1::StreamEnd> end;
+  bool injected = false;
+  while (!end) {
+    const auto message = client->receive();
+    ASSERT_TRUE(message);
+    if (message->has_chunk()) {
+      chunks.push_back(message->chunk());
+      if (!injected && message->chunk().first_sample() >= 5000) {
+        board_.set_amplifier_fault(1, true);  // channel 1 is not configured: the supervisor ignores it
+        board_.set_amplifier_fault(0, true);
+        injected = true;
+      }
+    } else if (message->has_fault()) {
+      EXPECT_FALSE(fault.has_value()) << "one fault, reported once";
+      fault = message->fault();
+    } else if (message->has_stream_end()) {
+      end = message->stream_end();
+    }
+  }
+  ASSERT_TRUE(fault);
+  EXPECT_EQ(fault->kind(), v1::FAULT_KIND_AMPLIFIER);
+  EXPECT_EQ(fault->channel(), 0);
+  EXPECT_GE(fault->sample(), 5000U);
+  EXPECT_EQ(end->reason(), "safety fault");
+  for (const v1::SampleChunk& c : chunks) {
+    const bool flagged = (c.flags() & v1::CHUNK_FLAG_FAULT) != 0;
+    EXPECT_EQ(flagged, c.first_sample() + c.sample_count() > fault->sample()) << "chunk at " << c.first_sample();
+  }
+  ASSERT_TRUE(board_.wait_for_stops(1));
+  const StopObservation seen = board_.last_stop();
+  EXPECT_TRUE(seen.ramped_down[0]);
+  EXPECT_EQ(seen.ramp_factor[0], 0U);
+  EXPECT_EQ(board_.hard_cuts(), 0U);
+  ASSERT_TRUE(wait_for_state(*client, v1::SCAN_STATE_SAFE));
+  const auto status = client->request(status_request());
+  ASSERT_TRUE(status && status->has_status());
+  EXPECT_EQ(status->status().mode(), v1::BOARD_MODE_SAFE);
+  ASSERT_EQ(status->status().faults_size(), 1);
+  EXPECT_EQ(status->status().faults(0).sample(), fault->sample());
+  EXPECT_FALSE(board_.registers().read32(drivers::regmap::drive_register(0, drivers::regmap::kDriveAmplifierControl)) &
+               drivers::regmap::kAmplifierEnable);
+  const auto refused = client->request(configure(25000.0, 0.012, 2000, 1000));
+  ASSERT_TRUE(refused && refused->has_error());
+  EXPECT_EQ(refused->error().message(), "Configure is accepted in CONFIG or ARMED, the board is in SAFE");
+  board_.set_amplifier_fault(0, false);
+  board_.set_amplifier_fault(1, false);
+  v1::Envelope clear;
+  clear.mutable_clear_faults();
+  const auto cleared = client->request(clear);
+  ASSERT_TRUE(cleared && cleared->has_status());
+  EXPECT_EQ(cleared->status().mode(), v1::BOARD_MODE_CONFIG);
+  EXPECT_EQ(cleared->status().faults_size(), 0);
+}
+
+TEST_F(FirmwareSessionTest, ClearFaultsIsRefusedWhileTheInterlockStaysOpen) {
+  auto client = connect_controller();
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->request(configure(25000.0, 0.012, 2000, 1000))->has_configure_reply());
+  board_.set_safety_status(0);  // interlock open while ARMED: amplifiers off, SAFE
+  ASSERT_TRUE(wait_for_state(*client, v1::SCAN_STATE_SAFE));
+  v1::Envelope clear;
+  clear.mutable_clear_faults();
+  const auto refused = client->request(clear);
+  ASSERT_TRUE(refused && refused->has_error());
+  EXPECT_NE(refused->error().message().find("the interlock is open"), std::string::npos) << refused->error().message();
+  board_.set_safety_status(drivers::regmap::kInterlockClosed);
+  const auto cleared = client->request(clear);
+  ASSERT_TRUE(cleared && cleared->has_status());
+  EXPECT_EQ(cleared->status().mode(), v1::BOARD_MODE_CONFIG);
+}
+
+TEST_F(FirmwareSessionTest, SupervisedHostThatStopsSendingHeartbeatsEndsTheScanInSafe) {
+  auto client = std::make_unique<LinkTestClient>(port());
+  v1::Envelope greeting = hello();
+  greeting.mutable_hello()->add_capabilities("heartbeat");
+  const auto reply = client->request(greeting);
+  ASSERT_TRUE(reply && reply->has_hello_reply());
+  EXPECT_DOUBLE_EQ(reply->hello_reply().board().heartbeat_period_s(), 0.1);  // [safety] watchdog_timeout
+  ASSERT_TRUE(client->request(configure(25000.0, 0.012, 2000, 1000))->has_configure_reply());
+  ASSERT_TRUE(client->request(start(0))->has_status());
+  // No heartbeat is sent: three periods later the supervisor ramps down.
+  std::optional<v1::Fault> fault;
+  std::optional<v1::StreamEnd> end;
+  while (!end) {
+    const auto message = client->receive();
+    ASSERT_TRUE(message);
+    if (message->has_fault()) fault = message->fault();
+    if (message->has_stream_end()) end = message->stream_end();
+  }
+  ASSERT_TRUE(fault);
+  EXPECT_EQ(fault->kind(), v1::FAULT_KIND_HEARTBEAT_LOST);
+  EXPECT_EQ(fault->channel(), -1);
+  EXPECT_GT(fault->sample(), 0U);  // during the scan (the fake board's samples do not follow the wall clock)
+  EXPECT_EQ(end->reason(), "safety fault");
+  EXPECT_TRUE(wait_for_state(*client, v1::SCAN_STATE_SAFE));
+}
+
 }  // namespace
 }  // namespace mpi::firmware::test

@@ -88,10 +88,28 @@ int main(int argc, char** argv) {
   replay->add_option("--plan", plan_file, "scan plan (TOML)")->required();
   replay->add_option("--out", out_dir, "output folder")->capture_default_str();
 
+  auto* clear = app.add_subcommand("clear-faults", "clear the board's latched safety faults (SAFE -> CONFIG)");
+  clear->add_option("--connect", address, "firmware daemon address HOST:PORT")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+
+  if (clear->parsed()) {
+    try {
+      const auto [host_name, port] = host::parse_address(address);
+      const link::v1::Status status = host::clear_faults(host_name, port, std::chrono::milliseconds(5000));
+      std::cout << "faults cleared; the board is in " << link::v1::BoardMode_Name(status.mode()) << '\n';
+      return 0;
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "mpi: " << e.what() << '\n';
+      return 2;
+    } catch (const std::exception& e) {
+      std::cerr << "mpi: " << e.what() << '\n';
+      return 1;
+    }
   }
 
   host::ScanPlan plan;

@@ -9,7 +9,10 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cmath>
+#include <string>
+#include <vector>
 #include <memory>
 #include <optional>
 
@@ -58,6 +61,7 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
   hello.mutable_hello()->set_protocol_major(protocol::kProtocolMajor);
   hello.mutable_hello()->set_protocol_minor(protocol::kProtocolMinor);
   hello.mutable_hello()->set_client_name("mpi host");
+  hello.mutable_hello()->add_capabilities("heartbeat");  // we send Heartbeat every BoardInfo.heartbeat_period_s
   const link::v1::Envelope hello_reply = link.request(hello);
   if (!hello_reply.has_hello_reply()) throw LinkError("firmware answered Hello with something else");
   stream.consume(hello_reply);
@@ -81,13 +85,32 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
   stream.consume(configured);
   runner.start(stream.setup());
 
+  // Heartbeats go out between received frames: during a scan the board streams continuously, so a
+  // frame arrives far more often than once per heartbeat period.
+  const auto heartbeat_period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(board.heartbeat_period_s()));
+  auto next_heartbeat = std::chrono::steady_clock::now();
+  std::uint64_t heartbeat_sequence = 0;
+  std::vector<std::string> faults;
+
   link::v1::Envelope start;
   start.mutable_start();
   link.send(start);
   bool stop_sent = false;
   link::v1::Envelope env;
   while (!stream.ended()) {
+    if (heartbeat_period.count() > 0 && std::chrono::steady_clock::now() >= next_heartbeat) {
+      link::v1::Envelope beat;
+      beat.mutable_heartbeat()->set_sequence(++heartbeat_sequence);
+      link.send(beat);
+      next_heartbeat = std::chrono::steady_clock::now() + heartbeat_period / 2;  // half the period: margin for a slow frame
+    }
     if (!link.receive(env)) throw LinkError("firmware closed the link before the end of the stream");
+    if (env.has_fault()) {
+      spdlog::error("safety fault: {}", env.fault().message());
+      faults.push_back(env.fault().message());
+      continue;
+    }
     if (env.has_error()) {
       throw LinkError("firmware error during the scan: " + link::v1::ErrorCode_Name(env.error().code()) + ": " + env.error().message());
     }
@@ -101,7 +124,33 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
     }
   }
   if (capture) capture->finish();
+  if (faults.empty() && stream.stream_end().reason() == "safety fault") {
+    // A fault message can only be missing if the link dropped it; the board's Status lists the latched ones.
+    link::v1::Envelope status_request;
+    status_request.mutable_status_request();
+    const link::v1::Envelope status = link.request(status_request);
+    for (const auto& fault : status.status().faults()) faults.push_back(fault.message());
+    if (faults.empty()) faults.emplace_back("unspecified");
+  }
+  if (!faults.empty()) {
+    throw ScanFault("the scan was ended by a safety fault: " + fmt::format("{}", fmt::join(faults, "; ")) +
+                    "; the board is in SAFE until the faults are cleared (mpi clear-faults)");
+  }
   return outcome_of(stream, runner);
+}
+
+link::v1::Status clear_faults(const std::string& host, std::uint16_t port, std::chrono::milliseconds receive_timeout) {
+  LinkClient link(host, port, receive_timeout);
+  link::v1::Envelope hello;
+  hello.mutable_hello()->set_protocol_major(protocol::kProtocolMajor);
+  hello.mutable_hello()->set_protocol_minor(protocol::kProtocolMinor);
+  hello.mutable_hello()->set_client_name("mpi host");
+  if (!link.request(hello).has_hello_reply()) throw LinkError("firmware answered Hello with something else");
+  link::v1::Envelope clear;
+  clear.mutable_clear_faults();
+  const link::v1::Envelope reply = link.request(clear);
+  if (!reply.has_status()) throw LinkError("firmware answered ClearFaults with something else");
+  return reply.status();
 }
 
 ScanOutcome replay_capture(const ScanPlan& plan, const ScannerDescription& scanner, const std::filesystem::path& file) {

@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <array>
 #include <cstdint>
@@ -55,9 +56,12 @@ class LinkServer {
   void fill_hello_reply(link::v1::HelloReply& reply) const;
   void wait_for_wakeup();
   void pump();
+  void report_faults(Session* session);  // logs new latched faults; sends them as Fault messages to `session`
+  void watch_faults();
 
   boost::asio::io_context* io_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer fault_timer_;
   Sequencer* sequencer_;
   FrameQueue* queue_;
   boost::asio::posix::stream_descriptor wakeup_;
@@ -68,6 +72,7 @@ class LinkServer {
   std::uint64_t scan_id_ = 0;         // the latest scan and the session it streams to
   std::uint64_t scan_owner_ = 0;
   bool slot_in_flight_ = false;
+  std::uint64_t faults_reported_ = 0;  // Sequencer::faults_latched_total() already sent
   bool accepting_ = false;
 };
 

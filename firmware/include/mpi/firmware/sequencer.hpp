@@ -1,3 +1,11 @@
+// The scan sequencer and safety supervisor. Modes (link::v1::BoardMode): CONFIG (nothing configured),
+// ARMED (configured, amplifiers on), RUNNING (a scan runs or ramps down), SAFE (a fault is latched); each
+// command is accepted only in the modes that allow it and is otherwise refused naming them. The
+// supervisor runs on every control tick: it kicks the board's watchdog and, on an instant stop, an open
+// interlock, over-temperature, an amplifier fault, an expired watchdog, three missed host heartbeats or
+// the loss of a supervised host's link, latches the fault (kind, channel, sample index), ramps every
+// drive channel down over the scan's ramp, switches the amplifiers off and enters SAFE until ClearFaults.
+//
 // The scan sequencer: validates and applies drive configurations, starts a scan (amplifier on, ramp up,
 // enable, trigger), and ends it safely whatever the cause (Stop, max_samples, controller lost, shutdown,
 // no trigger): ramp down, wait for zero field, disable the drive and its amplifier, let the streamer send
@@ -15,9 +23,12 @@
 #include "mpi/link/v1/link.pb.h"
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace mpi::firmware {
 
@@ -30,7 +41,18 @@ struct CommandResult {
   static CommandResult error(link::v1::ErrorCode c, std::string m) { return {c, std::move(m)}; }
 };
 
-enum class StopReason { stop_requested, max_samples, controller_lost, shutdown, no_trigger };
+enum class StopReason { stop_requested, max_samples, controller_lost, shutdown, no_trigger, safety_fault };
+
+// A fault the supervisor latched.
+struct LatchedFault {
+  link::v1::FaultKind kind = link::v1::FAULT_KIND_UNSPECIFIED;
+  int channel = -1;          // drive channel, -1: not a channel's
+  std::uint64_t sample = 0;  // write pointer when detected
+};
+
+// "amplifier fault on drive channel x at sample 1234" (channel names from the scanner description).
+std::string describe(const LatchedFault& fault, const config::ScannerDescription& scanner);
+const char* to_string(link::v1::BoardMode mode) noexcept;  // "CONFIG", "ARMED", "RUNNING", "SAFE"
 const char* to_string(StopReason reason) noexcept;
 
 class Sequencer {
@@ -38,6 +60,8 @@ class Sequencer {
   // Ticks the board may take to acknowledge the trigger, and to report acquisition stopped.
   static constexpr std::uint32_t kTriggerTimeoutTicks = 1000;
   static constexpr std::uint32_t kStopAckTimeoutTicks = 200;
+  static constexpr std::size_t kMaxFaults = 16;
+  static constexpr int kMissedHeartbeats = 3;
 
   // `scanner` must describe the board behind `bus` (see board_mismatch in scanner_limits.hpp).
   Sequencer(drivers::RegisterBus& bus, const config::ScannerDescription& scanner, Streamer& streamer);
@@ -51,7 +75,19 @@ class Sequencer {
   // amplifiers of the configured channels (those of the other channels off).
   CommandResult configure(const link::v1::Configure& request, link::v1::ConfigureReply& reply);
   // Starts a scan owned by controller `owner`; `scan_id` receives the tag of its frames.
-  CommandResult start(const link::v1::Start& request, std::uint64_t owner, std::uint64_t& scan_id);
+  // A `supervised` owner sends heartbeats: missing kMissedHeartbeats periods, or losing its link, is a fault.
+  CommandResult start(const link::v1::Start& request, std::uint64_t owner, std::uint64_t& scan_id, bool supervised = false);
+  // Leaves SAFE for CONFIG: clears the latched faults and the board's latched bits. Refused outside SAFE
+  // and while a fault condition persists (interlock open, instant stop pressed, over-temperature).
+  CommandResult clear_faults();
+  // A heartbeat from the controlling host (any thread).
+  void heartbeat() noexcept;
+  // The host's heartbeat period: [safety] watchdog_timeout.
+  [[nodiscard]] double heartbeat_period_s() const noexcept { return scanner_.safety.watchdog_timeout_s; }
+  [[nodiscard]] link::v1::BoardMode mode() const;
+  [[nodiscard]] std::vector<LatchedFault> faults() const;
+  // Counts every fault latched since start-up: the link server reports the new ones on the stream.
+  [[nodiscard]] std::uint64_t faults_latched_total() const noexcept { return faults_total_.load(std::memory_order_acquire); }
   // Ends the running scan (if any) with a ramp-down. Idempotent.
   void stop(StopReason reason);
   // The controller's link is gone: the control tick ramps its scan down.
@@ -72,6 +108,10 @@ class Sequencer {
   void begin_ramp_down(StopReason reason) noexcept;  // with mutex_ held
   [[nodiscard]] bool ramp_down_complete() const noexcept;
   [[nodiscard]] link::v1::ScanState state_locked() const noexcept;
+  [[nodiscard]] link::v1::BoardMode mode_locked() const noexcept;
+  [[nodiscard]] CommandResult refuse(const char* command, const char* allowed) const;  // with mutex_ held
+  void supervise() noexcept;                                                            // with mutex_ held
+  bool latch(link::v1::FaultKind kind, int channel, std::uint64_t sample) noexcept;     // true if new
   [[nodiscard]] bool acquisition_running() const noexcept;
 
   void power_down_configured() noexcept;  // drive and amplifier off, with mutex_ held, ramp factor 0
@@ -102,6 +142,15 @@ class Sequencer {
   bool ramp_down_known_ = false;
   bool owner_lost_ = false;
   std::uint32_t alive_ = 0;
+  // Supervisor.
+  bool safe_ = false;
+  bool supervised_ = false;
+  bool amplifier_pending_ = false;
+  std::array<LatchedFault, kMaxFaults> faults_{};
+  std::size_t fault_count_ = 0;
+  std::atomic<std::uint64_t> faults_total_{0};
+  std::atomic<std::chrono::steady_clock::rep> last_heartbeat_{0};
+  std::chrono::steady_clock::duration heartbeat_timeout_{};
 };
 
 }  // namespace mpi::firmware

@@ -48,6 +48,9 @@ class Streamer {
   void arm(std::uint64_t scan_id, std::uint32_t chunk_samples, std::uint32_t ramp_samples) noexcept;
   // The ramp-down was commanded while the write pointer stood at `sample`: chunks reaching it are ramping.
   void mark_ramp_down(std::uint64_t sample) noexcept;
+  // A safety fault was latched while the write pointer stood at `sample`: the chunk holding it and every
+  // later chunk of the scan carry CHUNK_FLAG_FAULT.
+  void mark_fault(std::uint64_t sample) noexcept;
   // Stream up to (excluding) `end_sample`, then become drained().
   void finish_at(std::uint64_t end_sample) noexcept;
   [[nodiscard]] bool drained() const noexcept;
@@ -79,6 +82,7 @@ class Streamer {
   std::uint32_t ramp_samples_ = 0;
   std::atomic<std::uint64_t> end_sample_{0};
   std::atomic<std::uint64_t> ramp_down_from_{UINT64_MAX};
+  std::atomic<std::uint64_t> fault_from_{UINT64_MAX};
   StreamEndInfo end_info_;
 
   // Streaming thread state.

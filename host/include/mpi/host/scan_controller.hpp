@@ -4,12 +4,14 @@
 
 #include "mpi/host/frame_assembler.hpp"
 #include "mpi/host/scan_plan.hpp"
+#include "mpi/link/v1/link.pb.h"
 #include "mpi/recon/xspace_1d.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 
 namespace mpi::host {
@@ -33,7 +35,18 @@ struct LiveScanOptions {
   const std::atomic<bool>* interrupt = nullptr;  // set by the operator (Ctrl-C): stop the scan early
 };
 
+// The board ended the scan with a safety fault (the message names each: kind, channel, sample index).
+class ScanFault : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Sends heartbeats every half heartbeat period the board asks for; throws ScanFault if a safety fault
+// ended the scan.
 ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanner, const LiveScanOptions& options);
+// Clears the board's latched faults (SAFE -> CONFIG); returns its Status. Throws LinkError with the
+// board's reason if it refuses (not in SAFE, or a fault condition persists).
+link::v1::Status clear_faults(const std::string& host, std::uint16_t port, std::chrono::milliseconds receive_timeout);
 ScanOutcome replay_capture(const ScanPlan& plan, const ScannerDescription& scanner, const std::filesystem::path& capture);
 
 }  // namespace mpi::host
