@@ -146,6 +146,7 @@ int main(int argc, char** argv) {
     region.emplace(mpi::drivers::SharedMemoryRegion::create(shm, mpi::hil::region_geometry(config.scanner)));
     mpi::hil::PlantOptions options;
     options.counter_pattern = counter_pattern;
+    options.watchdog_time_scale = pace;  // the surveillance unit measures wall-clock time
     plant.emplace(config, region->base(), options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mpi-plant: %s\n", e.what());
@@ -156,6 +157,7 @@ int main(int argc, char** argv) {
                plant->config().scanner.name, plant->config().scanner.drive.size(), plant->config().scanner.receive.channels.size(),
                plant->sample_rate_hz(), plant->model().modes(), plant->config().faults.size(), pace,
                counter_pattern ? ", counter pattern" : "");
+  if (pace == 0.0) spdlog::warn("--pace 0: the board watchdog is not simulated (it measures wall-clock time)");
   std::cout << "plant ready shm=" << shm << std::endl;
 
   run(*plant, pace, control ? &*control : nullptr);

@@ -88,12 +88,21 @@ int run(double pace, double seconds, bool check) {
   std::uint64_t bytes = 0;
   std::uint64_t frames = 0;
   std::uint64_t overwritten_chunks = 0;
+  std::uint64_t unflagged_gaps = 0;
   std::uint64_t first_frame = 0;
   std::uint64_t next_frame = 0;
   long rss_kb = 0;
   long shmem_kb = 0;
   Clock::time_point started;
+  bool ended_early = false;
   while (link.receive(message)) {
+    if (message.has_fault()) std::fprintf(stderr, "stream_bench: firmware fault: %s\n", message.fault().message().c_str());
+    if (message.has_stream_end()) {  // the firmware ended the stream before the measurement did
+      std::fprintf(stderr, "stream_bench: stream ended at sample %llu: %s\n",
+                   static_cast<unsigned long long>(message.stream_end().end_sample()), message.stream_end().reason().c_str());
+      ended_early = true;
+      break;
+    }
     if (!message.has_chunk()) continue;
     const auto& chunk = message.chunk();
     const Clock::time_point now = Clock::now();
@@ -106,6 +115,10 @@ int run(double pace, double seconds, bool check) {
       bytes += chunk.payload().size();
       frames += chunk.sample_count();
       if ((chunk.flags() & link::v1::CHUNK_FLAG_OVERWRITTEN) != 0) ++overwritten_chunks;
+      const bool flagged = (chunk.flags() & (link::v1::CHUNK_FLAG_OVERWRITTEN | link::v1::CHUNK_FLAG_CORRUPTED)) != 0;
+      // A gap in the sample index must come flagged: overwritten (the reader fell a ring behind) or
+      // corrupted (overwritten while being read); the firmware re-anchors and says so.
+      if (next_frame != 0 && chunk.first_sample() != next_frame && !flagged) ++unflagged_gaps;
       next_frame = chunk.first_sample() + chunk.sample_count();
       if (check) checker.check(chunk.first_sample(), chunk.sample_count(), std::as_bytes(std::span(chunk.payload().data(), chunk.payload().size())));
       if (now >= measure_to) break;
@@ -132,6 +145,7 @@ int run(double pace, double seconds, bool check) {
   std::printf("  frames streamed %llu of %llu acquired in the window (%.2f %%), chunks flagged overwritten: %llu\n",
               static_cast<unsigned long long>(frames), static_cast<unsigned long long>(produced), produced ? 100.0 * static_cast<double>(frames) / static_cast<double>(produced) : 0.0,
               static_cast<unsigned long long>(overwritten_chunks));
+  std::printf("  gaps in the sample index without an overwritten/corrupted flag: %llu\n", static_cast<unsigned long long>(unflagged_gaps));
   if (check) {
     std::printf("  pattern check: %llu frames, lost %llu, duplicated %llu, wrong %llu\n", static_cast<unsigned long long>(checker.frames_checked()),
                 static_cast<unsigned long long>(checker.lost_frames()), static_cast<unsigned long long>(checker.duplicated_frames()),
@@ -142,7 +156,7 @@ int run(double pace, double seconds, bool check) {
   std::fflush(stdout);
   firmware.terminate();
   plant.terminate();
-  return 0;
+  return ended_early || unflagged_gaps != 0 ? 1 : 0;
 }
 
 }  // namespace

@@ -239,9 +239,10 @@ void Plant::poll() noexcept {
   }
   const std::uint32_t kick = regs_.read32(kWatchdogKick);
   const std::uint32_t timeout = regs_.read32(kWatchdogTimeoutSamples);
-  if (kick != watchdog_kick_ || timeout != watchdog_timeout_) {
+  if (kick != watchdog_kick_ || timeout != watchdog_timeout_register_) {
     watchdog_kick_ = kick;
-    watchdog_timeout_ = timeout;
+    watchdog_timeout_register_ = timeout;
+    watchdog_timeout_ = static_cast<std::uint64_t>(std::llround(static_cast<double>(timeout) * options_.watchdog_time_scale));
     last_kick_ = phys_;
   }
   if (robot_) {

@@ -79,6 +79,11 @@ struct PlantOptions {
   bool record = false;                             // keep the total field at t_n and each ADC input (tests)
   std::uint64_t max_pattern_samples = 1U << 18;    // longer patterns run the direct path
   bool counter_pattern = false;                    // ADC frames carry counter_pattern_sample() instead of physics
+  // The board's watchdog belongs to an external surveillance unit that measures wall-clock time. A plant
+  // paced at X samples of time per wall-clock time stretches WatchdogTimeoutSamples by X so that the
+  // timeout stays the same in wall-clock time; 0 (an unpaced plant has no wall-clock relation) leaves the
+  // watchdog unsimulated. Tests that step the plant themselves keep 1: the timeout counts samples.
+  double watchdog_time_scale = 1.0;
 };
 
 struct PlantStatistics {
@@ -304,7 +309,8 @@ class Plant {
   bool instant_stop_ = false;
   bool over_temperature_ = false;
   std::uint32_t watchdog_kick_ = 0;
-  std::uint32_t watchdog_timeout_ = 0;
+  std::uint32_t watchdog_timeout_register_ = 0;   // WatchdogTimeoutSamples as written
+  std::uint64_t watchdog_timeout_ = 0;            // in samples, scaled by options_.watchdog_time_scale
   std::uint64_t last_kick_ = 0;
   std::uint32_t clock_slip_register_ = 0;
 
