@@ -157,7 +157,7 @@ DriveFieldControl::DriveFieldControl(DriveControlConfig config) : config_(std::m
       const auto block = static_cast<long long>(c.block_frames);
       const long long g = std::gcd(block, whole);
       const auto length = static_cast<std::size_t>(block / g);
-      const auto periods = static_cast<double>(whole / g);
+      const auto periods = static_cast<double>(whole / g);  // NOLINT(bugprone-integer-division): g divides whole
       auto& t = tables_[tone];
       t.frequency_hz = ch.frequency_hz;
       t.sin.resize(length);

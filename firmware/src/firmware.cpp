@@ -160,6 +160,8 @@ Firmware::Firmware(std::unique_ptr<drivers::RegisterBus> bus, const config::Scan
   impl_->host_text = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
 }
 
+void Firmware::set_field_control(bool on) { impl_->sequencer.set_field_control(on); }
+
 Firmware::~Firmware() {
   if (impl_ && impl_->control.joinable()) {
     impl_->quit_control.store(true);

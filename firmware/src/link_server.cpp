@@ -112,6 +112,10 @@ void LinkServer::stop_accepting() {
 }
 
 void LinkServer::close() {
+  // A handler whose wait already completed cannot be cancelled any more (its timer expired, or the
+  // eventfd became readable, in the same reactor pass): it still runs with success and would re-arm
+  // itself, keeping the io_context busy for ever. Every re-arming handler checks closed_ instead.
+  closed_ = true;
   stop_accepting();
   if (active_) {
     const std::shared_ptr<Session> session = active_;
@@ -339,7 +343,7 @@ void LinkServer::drop(const std::shared_ptr<Session>& session) {
 
 void LinkServer::wait_for_wakeup() {
   wakeup_.async_read_some(asio::buffer(wakeup_buffer_), [this](const error_code& ec, std::size_t) {
-    if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) return;
+    if (closed_ || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) return;
     pump();
     wait_for_wakeup();
   });
@@ -370,7 +374,7 @@ void LinkServer::report_faults(Session* session) {
 void LinkServer::watch_faults() {
   fault_timer_.expires_after(kFaultPollPeriod);
   fault_timer_.async_wait([this](const error_code& ec) {
-    if (ec) return;
+    if (ec || closed_) return;
     if (sequencer_->faults_latched_total() != faults_reported_) pump();
     watch_faults();
   });

@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
   app.add_option("--scanner", scanner_file, "scanner description (TOML)")->required();
   app.add_option("--listen", listen_text, "address to serve the link on, HOST:PORT (port 0: any free port)")->required();
   app.add_option("--port-file", port_file, "write the port number here once listening");
+  bool no_field_control = false;
+  app.add_flag("--no-field-control", no_field_control,
+               "do not regulate the drive field from the reference pickups (e.g. a board streaming a test pattern)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -60,6 +63,7 @@ int main(int argc, char** argv) {
       if (message.starts_with("[")) return setup_error(scanner_file + ": " + message);
       throw;
     }
+    firmware->set_field_control(!no_field_control);
     firmware->handle_signals();
   } catch (const std::exception& e) {
     return setup_error(e.what());

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string_view>
 #include <cmath>
 #include <numbers>
 
@@ -50,6 +52,7 @@ std::string describe(const LatchedFault& fault, const config::ScannerDescription
     case v1::FAULT_KIND_WATCHDOG: what = "board watchdog expired"; break;
     default: what = "unknown fault"; break;
   }
+  if (fault.control != ControlVerdict::ok) what = fmt::format("drive-field control: {}", to_string(fault.control));
   if (fault.channel >= 0) {
     const auto ch = static_cast<std::size_t>(fault.channel);
     what += " on drive channel " + (ch < scanner.drive.size() ? scanner.drive[ch].name : std::to_string(ch));
@@ -69,7 +72,7 @@ BoardGeometry read_board_geometry(const drivers::RegisterBus& bus) noexcept {
 }
 
 Sequencer::Sequencer(drivers::RegisterBus& bus, const config::ScannerDescription& scanner, Streamer& streamer)
-    : bus_(&bus), scanner_(scanner), streamer_(&streamer), board_(read_board_geometry(bus)) {
+    : bus_(&bus), scanner_(scanner), streamer_(&streamer), board_(read_board_geometry(bus)), ring_(bus) {
   if (scanner_.drive.size() < board_.drive_channels) throw std::invalid_argument("the scanner description has fewer drive channels than the board");
   // The watchdog counts ADC samples while acquisition runs; kicked every tick, it expires only if the
   // control thread stalls for the whole timeout (see README: a plant running faster than real time can
@@ -131,11 +134,11 @@ CommandResult Sequencer::clear_faults() {
   return {};
 }
 
-bool Sequencer::latch(v1::FaultKind kind, int channel, std::uint64_t sample) noexcept {
+bool Sequencer::latch(v1::FaultKind kind, int channel, std::uint64_t sample, ControlVerdict control) noexcept {
   for (std::size_t i = 0; i < fault_count_; ++i) {
     if (faults_[i].kind == kind && faults_[i].channel == channel) return false;
   }
-  if (fault_count_ < kMaxFaults) faults_[fault_count_++] = LatchedFault{kind, channel, sample};
+  if (fault_count_ < kMaxFaults) faults_[fault_count_++] = LatchedFault{kind, channel, sample, control};
   faults_total_.fetch_add(1, std::memory_order_acq_rel);
   return true;
 }
@@ -297,6 +300,13 @@ CommandResult Sequencer::configure(const v1::Configure& request, v1::ConfigureRe
     out->set_phase_rad(realised.phase_rad);
     out->set_phase_increment(realised.phase_increment);
   }
+  if (field_control_enabled_) {
+    std::vector<FieldTarget> targets;
+    for (const v1::DriveChannelConfig& d : request.drive()) targets.push_back({d.channel(), d.amplitude_t(), d.phase_rad()});
+    control_loop_.configure(scanner_, board_, targets, *bus_);
+  } else {
+    control_loop_.disable("drive-field control is off");
+  }
   for (unsigned ch = 0; ch < board_.drive_channels; ++ch) drivers::DriveChannel(*bus_, ch).enable_amplifier(configured[ch]);
   configured_ = configured;
   ramp_samples_ = request.ramp_samples();
@@ -324,6 +334,7 @@ CommandResult Sequencer::start(const v1::Start& request, std::uint64_t owner, st
   ramp_down_known_ = false;
   ramp_down_start_sample_ = 0;
   wait_ticks_ = 0;
+  control_loop_.start_scan(ramp_samples_);
   // Amplifiers on (off since the last scan ended), ramp (it applies at the trigger, sample 0), then
   // enable, then trigger.
   for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
@@ -407,6 +418,41 @@ void Sequencer::fill_status(v1::Status& status) const {
     if (drive.clamped) add("drive channel " + scanner_.drive[ch].name + ": output clamped at the DAC limit");
   }
   if (!fault.empty()) status.set_fault(fault);
+  for (std::size_t i = 0; i < control_loop_.report_count(); ++i) {
+    const FieldReportRecord& r = control_loop_.report(i);
+    v1::FieldReport* out = status.add_last_field();
+    out->set_first_sample(r.first_sample);
+    out->set_channel(r.channel);
+    out->set_target_t(r.target_t);
+    out->set_measured_t(r.measured_t);
+    out->set_measured_phase_rad(r.measured_phase_rad);
+    out->set_applied_amplitude(r.applied_amplitude);
+    out->set_applied_phase_rad(r.applied_phase_rad);
+    out->set_verdict(std::string(to_string(r.verdict)));
+  }
+}
+
+void Sequencer::set_field_control(bool on) {
+  const std::lock_guard lock(mutex_);
+  field_control_enabled_ = on;
+}
+
+std::string Sequencer::field_control_state() const {
+  const std::lock_guard lock(mutex_);
+  return control_loop_.reason();
+}
+
+void Sequencer::run_field_control() noexcept {
+  // Only at full field: after the ramp-up and before any ramp-down (the loop's first block starts a
+  // block after the ramp-up ends).
+  if (phase_ != Phase::running || !triggered_ || stop_pending_ || safe_) return;
+  const std::uint64_t wp = bus_->read64(kWritePointer);
+  const std::optional<ControlFault> fault = control_loop_.tick(*bus_, ring_, wp);
+  if (!fault) return;
+  latch(v1::FAULT_KIND_AMPLIFIER, fault->channel, fault->sample, fault->verdict);
+  safe_ = true;
+  streamer_->mark_fault(wp);
+  begin_ramp_down(StopReason::safety_fault);
 }
 
 bool Sequencer::acquisition_running() const noexcept { return (bus_->read32(kAcqStatus) & kAcqRunning) != 0; }
@@ -481,6 +527,8 @@ void Sequencer::tick() noexcept {
           break;
         }
       }
+      run_field_control();
+      if (phase_ != Phase::running) break;
       if (stop_pending_) {
         begin_ramp_down(reason_);
       } else if (max_samples_ != 0 && bus_->read64(kWritePointer) >= std::uint64_t{ramp_samples_} + max_samples_) {

@@ -36,7 +36,7 @@ std::uint32_t max_chunk_samples(std::uint32_t channels) noexcept {
 }
 
 Streamer::Streamer(const drivers::RegisterBus& bus, FrameQueue& queue, const Wakeup& wakeup)
-    : ring_(bus), queue_(&queue), wakeup_(&wakeup) {
+    : ring_(bus), bus_(&bus), queue_(&queue), wakeup_(&wakeup) {
   // Everything the streaming path touches is sized for the largest chunk now.
   const std::uint32_t largest = max_chunk_samples(ring_.channels());
   samples_.resize(std::size_t{largest} * ring_.channels());
@@ -173,11 +173,17 @@ bool Streamer::step() noexcept {
   const std::uint64_t last = next_ + count - 1;
   if (next_ < ramp_samples_ || last >= ramp_down_from_.load(std::memory_order_seq_cst)) flags |= v1::CHUNK_FLAG_RAMPING;
   if (last >= fault_from_.load(std::memory_order_seq_cst)) flags |= v1::CHUNK_FLAG_FAULT;
+  // The sequence table missed a refill: the chunk holding the first lost step and every later one.
+  if (bus_->read32(drivers::regmap::kSeqLostSteps) != 0 && last >= bus_->read64(drivers::regmap::kSeqFirstLostSample)) {
+    flags |= v1::CHUNK_FLAG_LOST_STEPS;
+  }
+  const std::uint64_t acquired = ring_.write_pointer();
 
   v1::SampleChunk* chunk = chunk_message_.mutable_chunk();
   chunk->set_first_sample(next_);
   chunk->set_sample_count(count);
   chunk->set_flags(flags);
+  chunk->set_backlog_samples(acquired > last ? acquired - last - 1 : 0);
   std::string* payload = chunk->mutable_payload();
   payload->resize(samples.size_bytes());
   std::memcpy(payload->data(), samples.data(), samples.size_bytes());

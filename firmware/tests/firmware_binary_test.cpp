@@ -63,25 +63,39 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
+// The words that start a cross-built binary (the cross-compiling emulator, e.g. qemu-aarch64 -L /),
+// none for a native build.
+std::vector<std::string> emulator_words() {
+  std::vector<std::string> words;
+#ifdef MPI_FIRMWARE_EMULATOR
+  std::istringstream text(MPI_FIRMWARE_EMULATOR);
+  for (std::string word; std::getline(text, word, '|');) {
+    if (!word.empty()) words.push_back(word);
+  }
+#endif
+  return words;
+}
+
 // The firmware as a child process with stdout on a pipe and stderr in a file. Killed if still running.
 class Child {
  public:
   Child(const std::vector<std::string>& args, const std::string& stderr_path) {
     int out[2];
     if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    // Everything the child needs is allocated before fork().
+    std::vector<std::string> words = emulator_words();
+    words.emplace_back(MPI_FIRMWARE_BINARY);
+    words.insert(words.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& w : words) argv.push_back(w.data());
+    argv.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
       ::dup2(out[1], STDOUT_FILENO);
       const int err = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       if (err >= 0) ::dup2(err, STDERR_FILENO);
-      std::vector<char*> argv;
-      std::string binary = MPI_FIRMWARE_BINARY;
-      argv.push_back(binary.data());
-      std::vector<std::string> copy = args;
-      for (std::string& a : copy) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(binary.c_str(), argv.data());
+      ::execvp(argv[0], argv.data());  // the emulator is looked up on PATH
       ::_exit(127);
     }
     ::close(out[1]);

@@ -71,7 +71,7 @@ TEST(HilStream, ThreeDimensionalRateStreamsEverySampleOnceAndInOrder) {
                            (kSource / "configs/phantoms/point.toml").string(), "--pace", "1", "--counter-pattern"},
                           (dir / "plant.log").string());
   plant.wait_for_line("plant ready", std::chrono::seconds(30));
-  hil::ChildProcess firmware({MPI_FIRMWARE_EXE, "--bus", "shm:" + shm, "--scanner", kScanner.string(), "--listen", "127.0.0.1:0"},
+  hil::ChildProcess firmware({MPI_FIRMWARE_EXE, "--bus", "shm:" + shm, "--scanner", kScanner.string(), "--listen", "127.0.0.1:0", "--no-field-control"},
                              (dir / "firmware.log").string());
   const std::string line = firmware.wait_for_line("firmware listening on", std::chrono::seconds(30));
   unsigned port = 0;

@@ -53,7 +53,7 @@ int run(double pace, double seconds, bool check) {
                            (source / "configs/phantoms/point.toml").string(), "--pace", pace_text, "--counter-pattern"},
                           (logs / "plant.log").string());
   plant.wait_for_line("plant ready", std::chrono::seconds(30));
-  hil::ChildProcess firmware({MPI_FIRMWARE_EXE, "--bus", "shm:" + shm, "--scanner", scanner.string(), "--listen", "127.0.0.1:0"},
+  hil::ChildProcess firmware({MPI_FIRMWARE_EXE, "--bus", "shm:" + shm, "--scanner", scanner.string(), "--listen", "127.0.0.1:0", "--no-field-control"},
                              (logs / "firmware.log").string());
   const std::string line = firmware.wait_for_line("firmware listening on", std::chrono::seconds(30));
   unsigned port = 0;

@@ -30,7 +30,8 @@ Scenario::Scenario(const ScenarioPrograms& programs, const ScenarioFiles& files)
     : programs_(programs), files_(files), shm_name_(unique_shm_name()) {
   std::filesystem::create_directories(files.work_dir);
   const auto log = [&](const char* name) { return (files.work_dir / (std::string(name) + ".log")).string(); };
-  std::vector<std::string> plant_args{programs.plant.string(), "--shm",  shm_name_, "--scanner", files.scanner.string(), "--plan",
+  std::vector<std::string> plant_args{programs.plant.string(), "--shm",  shm_name_, "--scanner",
+                                      (files.plant_scanner.empty() ? files.scanner : files.plant_scanner).string(), "--plan",
                                       files.plan.string(),     "--pace", std::to_string(files.plant_pace)};
   if (files.seed) plant_args.insert(plant_args.end(), {"--seed", std::to_string(*files.seed)});
   if (!files.faults.empty()) plant_args.insert(plant_args.end(), {"--faults", files.faults.string()});

@@ -42,6 +42,9 @@ class Firmware {
   Firmware(const Firmware&) = delete;
   Firmware& operator=(const Firmware&) = delete;
 
+  // The drive-field control loop for scans configured from now on (call before run()).
+  void set_field_control(bool on);
+
   [[nodiscard]] std::uint16_t port() const;
   [[nodiscard]] std::string listen_text() const;  // "HOST:PORT" as bound
 

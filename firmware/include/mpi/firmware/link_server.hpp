@@ -37,7 +37,9 @@ class LinkServer {
   [[nodiscard]] boost::asio::ip::tcp::endpoint local_endpoint() const;
   void start();           // begins accepting; I/O thread
   void stop_accepting();  // I/O thread
-  void close();           // closes every connection; I/O thread
+  // Closes every connection and ends the server's own waits (accept, wakeup, fault poll), so that the
+  // io_context runs out of work; I/O thread. Final: start() is not called again.
+  void close();
   // True when no frame waits to be sent or dropped and no write is in flight.
   [[nodiscard]] bool flushed() const noexcept;
 
@@ -74,6 +76,7 @@ class LinkServer {
   bool slot_in_flight_ = false;
   std::uint64_t faults_reported_ = 0;  // Sequencer::faults_latched_total() already sent
   bool accepting_ = false;
+  bool closed_ = false;  // close() was called: no handler re-arms itself
 };
 
 }  // namespace mpi::firmware

@@ -18,7 +18,9 @@
 #include "mpi/drivers/drive_channel.hpp"
 #include "mpi/drivers/register_bus.hpp"
 #include "mpi/drivers/register_map.hpp"
+#include "mpi/drivers/adc_ring.hpp"
 #include "mpi/firmware/board_geometry.hpp"
+#include "mpi/firmware/field_control_loop.hpp"
 #include "mpi/firmware/streamer.hpp"
 #include "mpi/link/v1/link.pb.h"
 
@@ -47,7 +49,8 @@ enum class StopReason { stop_requested, max_samples, controller_lost, shutdown, 
 struct LatchedFault {
   link::v1::FaultKind kind = link::v1::FAULT_KIND_UNSPECIFIED;
   int channel = -1;          // drive channel, -1: not a channel's
-  std::uint64_t sample = 0;  // write pointer when detected
+  std::uint64_t sample = 0;  // write pointer when detected (for the drive-field control: its block's first sample)
+  ControlVerdict control = ControlVerdict::ok;  // the drive-field control's verdict that raised it, if any
 };
 
 // "amplifier fault on drive channel x at sample 1234" (channel names from the scanner description).
@@ -99,6 +102,13 @@ class Sequencer {
   [[nodiscard]] link::v1::ScanState state() const;
   void fill_status(link::v1::Status& status) const;
 
+  // The drive-field control loop (field_control_loop.hpp) runs on the tick of every scan configured while
+  // it is enabled. Off by default here (boards in unit tests carry no field signal); the daemon turns it on
+  // unless started with --no-field-control.
+  void set_field_control(bool on);
+  // Why the loop does not run for the present configuration ("" when it runs).
+  [[nodiscard]] std::string field_control_state() const;
+
   // The control thread's 1 ms tick: alive counter, trigger, stop conditions, ramp completion, stream end.
   void tick() noexcept;
 
@@ -111,7 +121,9 @@ class Sequencer {
   [[nodiscard]] link::v1::BoardMode mode_locked() const noexcept;
   [[nodiscard]] CommandResult refuse(const char* command, const char* allowed) const;  // with mutex_ held
   void supervise() noexcept;                                                            // with mutex_ held
-  bool latch(link::v1::FaultKind kind, int channel, std::uint64_t sample) noexcept;     // true if new
+  bool latch(link::v1::FaultKind kind, int channel, std::uint64_t sample,
+             ControlVerdict control = ControlVerdict::ok) noexcept;  // true if new
+  void run_field_control() noexcept;                                  // with mutex_ held
   [[nodiscard]] bool acquisition_running() const noexcept;
 
   void power_down_configured() noexcept;  // drive and amplifier off, with mutex_ held, ramp factor 0
@@ -120,6 +132,7 @@ class Sequencer {
   config::ScannerDescription scanner_;
   Streamer* streamer_;
   BoardGeometry board_;
+  drivers::AdcRing ring_;
 
   mutable std::mutex mutex_;
   Phase phase_ = Phase::idle;
@@ -142,6 +155,9 @@ class Sequencer {
   bool ramp_down_known_ = false;
   bool owner_lost_ = false;
   std::uint32_t alive_ = 0;
+  // Drive-field control.
+  bool field_control_enabled_ = false;
+  FieldControlLoop control_loop_;
   // Supervisor.
   bool safe_ = false;
   bool supervised_ = false;

@@ -2,6 +2,9 @@
 // into preallocated buffers and serialises them as SampleChunk frames into the frame queue, in order and
 // without gaps; a gap (the reader fell a ring behind, or samples were overwritten while copied) is skipped
 // and flagged on the next chunk. After the last chunk it queues the scan's StreamEnd.
+// Every chunk carries backlog_samples (acquired but not yet sent when it was cut) and its flags: RAMPING
+// when it overlaps the ramp-up or the ramp-down, FAULT from the latched fault on, LOST_STEPS from the
+// sequence table's first lost step (SeqFirstLostSample, while SeqLostSteps is non-zero) on.
 //
 // The control thread drives it through a small state machine held in one atomic:
 //   idle --arm()--> run --finish_at(end)--> finish --(all samples < end sent)--> drained
@@ -70,6 +73,7 @@ class Streamer {
   void skip_ahead(std::uint64_t limit) noexcept;
 
   drivers::AdcRing ring_;
+  const drivers::RegisterBus* bus_;
   FrameQueue* queue_;
   const Wakeup* wakeup_;
   std::thread thread_;

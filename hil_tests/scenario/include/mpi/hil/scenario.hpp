@@ -29,6 +29,7 @@ struct ScenarioFiles {
   std::optional<std::uint64_t> seed;  // the plant's noise seed; default: the plan's [simulation] seed
   std::filesystem::path faults;    // scheduled faults for the plant (TOML); empty: the plan's, if any
   std::filesystem::path control;   // a control file the plant polls for commands; empty: none
+  std::filesystem::path plant_scanner;  // the plant's own scanner description (its truth); empty: `scanner`
 };
 
 class Scenario {
