@@ -3,8 +3,7 @@
 # cross compiler and runs its unit tests under qemu-aarch64 (CMake preset "aarch64", build-aarch64/).
 # Installs what is missing first: idempotent and quiet when everything is there; needs root only then.
 # Extra arguments go to ctest, e.g. tools/cross-test.sh -R Drive.
-# FirmwareBinary.* start the firmware executable directly, which an x86 host cannot run without
-# binfmt_misc; they are left out unless MPI_CROSS_RUN_BINARY_TESTS=1.
+# Tests that start the firmware executable start it through the same emulator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,6 +48,4 @@ cmake --preset aarch64 >build-aarch64-configure.log 2>&1 || { cat build-aarch64-
 rm -f build-aarch64-configure.log
 cmake --build --preset aarch64 --parallel "$(nproc)"
 
-exclude=()
-[[ "${MPI_CROSS_RUN_BINARY_TESTS:-0}" == 1 ]] || exclude=(-E '^FirmwareBinary\.')
-ctest --preset aarch64 --parallel "$(nproc)" "${exclude[@]}" "$@"
+ctest --preset aarch64 --parallel "$(nproc)" "$@"

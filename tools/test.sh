@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: builds everything, then runs every test through ctest.
+# The whole test suite: builds everything and runs every test through ctest, then cross-builds the
+# board's side (protocol, drivers, config, firmware) for its aarch64 target and runs those tests under
+# qemu (tools/cross-test.sh; MPI_SKIP_CROSS=1 leaves that out). Arguments go to the native ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/build.sh >/dev/null
-cd build
-ctest --output-on-failure --parallel 2 "$@"
+(cd build && ctest --output-on-failure --parallel 2 "$@")
+if [[ "${MPI_SKIP_CROSS:-0}" != 1 ]]; then
+  mkdir -p build-aarch64
+  tools/cross-test.sh --output-on-failure >build-aarch64/test.log 2>&1 || { cat build-aarch64/test.log >&2; exit 1; }
+  echo "aarch64 under qemu: $(grep -o "[0-9]*% tests passed.*" build-aarch64/test.log)"
+fi
