@@ -10,6 +10,33 @@
 
 namespace mpi::firmware::test {
 
+config::ScannerDescription fake_board_scanner() {
+  config::ScannerDescription s;
+  s.name = "fake board";
+  s.board.dac_clock_hz = FakeBoard::kDacClockHz;
+  s.board.adc_decimation = FakeBoard::kDecimation;
+  s.board.ring_frames_log2 = FakeBoard::kRingLog2;
+  config::DriveChannelDescription x;
+  x.name = "x";
+  x.axis = {1.0, 0.0, 0.0};
+  x.base_clock_hz = 2.5e6;
+  x.divider = 100;
+  x.dac_full_scale_v = 1.0;
+  x.amplifier_gain_a_per_v = 10.0;
+  x.coil_sensitivity_t_per_a = 2e-3;
+  x.max_amplitude_t = 0.016;
+  config::DriveChannelDescription y = x;
+  y.name = "y";
+  y.axis = {0.0, 1.0, 0.0};
+  s.drive = {x, y};
+  s.receive.sample_rate_hz = s.board.sample_rate_hz();
+  config::ReceiveChannelDescription rx;
+  rx.name = "rx_x";
+  s.receive.channels = {rx};
+  return s;
+}
+
+
 using namespace drivers::regmap;
 
 namespace {

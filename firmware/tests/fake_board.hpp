@@ -5,6 +5,7 @@
 // ADC channels: kReceiveChannels receive coils, then one reference pickup per drive channel.
 #pragma once
 
+#include "mpi/config/scanner_description.hpp"
 #include "mpi/drivers/register_block.hpp"
 #include "mpi/drivers/shared_memory_region.hpp"
 
@@ -16,6 +17,10 @@
 #include <thread>
 
 namespace mpi::firmware::test {
+
+// A scanner description matching the fake board: drive x and y at 2.5 MHz / 100 = 25 kHz, 20 mT at DAC
+// full scale, 16 mT coil limit, one receive channel.
+config::ScannerDescription fake_board_scanner();
 
 // The ADC value the fake logic writes for `sample` (index since the trigger) in `channel`.
 std::int16_t pattern(std::uint64_t sample, unsigned channel);
