@@ -16,8 +16,9 @@ packages=(
 
 missing=()
 for p in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+  # One status line per installed architecture (a -dev package may be there for amd64 and arm64 both).
+  status=$(dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null || true)
+  grep -qx 'install ok installed' <<<"$status" || missing+=("$p")
 done
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
