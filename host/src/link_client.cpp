@@ -43,6 +43,7 @@ LinkClient::LinkClient(const std::string& host, std::uint16_t port, std::chrono:
 }
 
 std::uint64_t LinkClient::send(link::v1::Envelope& request) {
+  const std::lock_guard lock(send_mutex_);
   request.set_request_id(next_request_id_++);
   send_buffer_.clear();
   if (!protocol::append_frame(request, send_buffer_)) throw LinkError("request too large for a link frame");

@@ -1,6 +1,7 @@
 #include "mpi/host/scan_controller.hpp"
 
 #include "mpi/host/acquisition_stream.hpp"
+#include "mpi/host/heartbeat_sender.hpp"
 #include "mpi/host/link_client.hpp"
 #include "mpi/host/raw_capture.hpp"
 #include "mpi/host/reconstruction_runner.hpp"
@@ -85,13 +86,17 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
   stream.consume(configured);
   runner.start(stream.setup());
 
-  // Heartbeats go out between received frames: during a scan the board streams continuously, so a
-  // frame arrives far more often than once per heartbeat period.
+  std::vector<std::string> faults;
+
+  // Heartbeats go out from a thread of their own every half period (margin against a late one), so a
+  // receive loop held up by a slow consumer does not make the board fault the scan. The sender is
+  // destroyed (stopped and joined) before the link on every way out of this function.
   const auto heartbeat_period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(board.heartbeat_period_s()));
-  auto next_heartbeat = std::chrono::steady_clock::now();
-  std::uint64_t heartbeat_sequence = 0;
-  std::vector<std::string> faults;
+  std::optional<HeartbeatSender> heartbeats;
+  if (heartbeat_period.count() > 0) {
+    heartbeats.emplace([&link](link::v1::Envelope& beat) { link.send(beat); }, heartbeat_period / 2);
+  }
 
   link::v1::Envelope start;
   start.mutable_start();
@@ -99,12 +104,6 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
   bool stop_sent = false;
   link::v1::Envelope env;
   while (!stream.ended()) {
-    if (heartbeat_period.count() > 0 && std::chrono::steady_clock::now() >= next_heartbeat) {
-      link::v1::Envelope beat;
-      beat.mutable_heartbeat()->set_sequence(++heartbeat_sequence);
-      link.send(beat);
-      next_heartbeat = std::chrono::steady_clock::now() + heartbeat_period / 2;  // half the period: margin for a slow frame
-    }
     if (!link.receive(env)) throw LinkError("firmware closed the link before the end of the stream");
     if (env.has_fault()) {
       spdlog::error("safety fault: {}", env.fault().message());
@@ -122,6 +121,10 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
       link.send(stop);
       stop_sent = true;
     }
+  }
+  if (heartbeats) {
+    heartbeats->stop();
+    if (const std::string failure = heartbeats->failure(); !failure.empty()) spdlog::warn("{}", failure);
   }
   if (capture) capture->finish();
   if (faults.empty() && stream.stream_end().reason() == "safety fault") {

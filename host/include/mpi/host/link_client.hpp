@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -32,9 +33,10 @@ class LinkClient {
   LinkClient(const std::string& host, std::uint16_t port, std::chrono::milliseconds receive_timeout);
 
   void set_tee(Tee tee) { tee_ = std::move(tee); }
-  // Sends a request (request_id is assigned) and returns that id.
+  // Sends a request (request_id is assigned) and returns that id. Safe to call from several threads,
+  // also while one other thread is in receive() (e.g. heartbeats next to the receive loop).
   std::uint64_t send(link::v1::Envelope& request);
-  // Receives the next envelope. False when the board closed the link cleanly between frames.
+  // Receives the next envelope; one receiving thread at a time. False when the board closed the link cleanly between frames.
   bool receive(link::v1::Envelope& envelope);
   // Sends and waits for the reply to this request (for use before streaming starts). A board Error is
   // thrown as LinkError with its code and message.
@@ -45,8 +47,9 @@ class LinkClient {
   boost::asio::ip::tcp::socket socket_;
   protocol::FrameDecoder decoder_;
   std::string address_;
-  std::uint64_t next_request_id_ = 1;
   Tee tee_;
+  std::mutex send_mutex_;  // guards the write path: next_request_id_, send_buffer_, socket writes
+  std::uint64_t next_request_id_ = 1;
   std::string send_buffer_;
 };
 
