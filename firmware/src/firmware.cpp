@@ -15,11 +15,18 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <thread>
+
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
 
 namespace mpi::firmware {
 
@@ -39,7 +46,86 @@ std::string lower_first(std::string text) {
   return text;
 }
 
+std::string cpu_list_text(const std::vector<int>& cpus) {
+  std::string text;
+  for (const int cpu : cpus) text += (text.empty() ? "" : ",") + std::to_string(cpu);
+  return text;
+}
+
+// The calling thread's scheduling and CPU set, to be restored after the threads that inherit them are
+// started.
+struct SchedulingSnapshot {
+  int policy = SCHED_OTHER;
+  sched_param param{};
+  cpu_set_t cpus{};
+  bool have_cpus = false;
+};
+
+SchedulingSnapshot current_scheduling() {
+  SchedulingSnapshot snapshot;
+  ::pthread_getschedparam(::pthread_self(), &snapshot.policy, &snapshot.param);
+  CPU_ZERO(&snapshot.cpus);
+  snapshot.have_cpus = ::pthread_getaffinity_np(::pthread_self(), sizeof snapshot.cpus, &snapshot.cpus) == 0;
+  return snapshot;
+}
+
+void restore_scheduling(const SchedulingSnapshot& snapshot) {
+  ::pthread_setschedparam(::pthread_self(), snapshot.policy, &snapshot.param);
+  if (snapshot.have_cpus) ::pthread_setaffinity_np(::pthread_self(), sizeof snapshot.cpus, &snapshot.cpus);
+}
+
+// Applies the policy to one thread. Returns the error of the priority (0, EPERM, ...) and throws
+// SetupError when the CPU set cannot be applied.
+int apply_thread_policy(pthread_t thread, const ThreadPolicy& policy) {
+  int priority_error = 0;
+  if (policy.rt_priority > 0) {
+    sched_param param{};
+    param.sched_priority = policy.rt_priority;
+    priority_error = ::pthread_setschedparam(thread, SCHED_FIFO, &param);
+  }
+  if (!policy.cpus.empty()) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (const int cpu : policy.cpus) CPU_SET(static_cast<std::size_t>(cpu), &set);
+    if (const int error = ::pthread_setaffinity_np(thread, sizeof set, &set); error != 0) {
+      throw SetupError("--cpu-affinity " + cpu_list_text(policy.cpus) + ": cannot pin the threads: " + std::strerror(error));
+    }
+  }
+  return priority_error;
+}
+
 }  // namespace
+
+std::vector<int> parse_cpu_list(const std::string& text) {
+  const long configured = ::sysconf(_SC_NPROCESSORS_CONF);
+  const int available = static_cast<int>(std::min<long>(configured > 0 ? configured : 1, CPU_SETSIZE));
+  const auto fail = [&text](const std::string& why) { return SetupError("--cpu-affinity '" + text + "': " + why); };
+  const auto number = [&](const std::string& word) {
+    int value = 0;
+    const auto [end, ec] = std::from_chars(word.data(), word.data() + word.size(), value);
+    if (word.empty() || ec != std::errc{} || end != word.data() + word.size() || value < 0) {
+      throw fail("'" + word + "' is not a CPU number");
+    }
+    if (value >= available) throw fail("CPU " + word + " does not exist (this machine has CPUs 0.." + std::to_string(available - 1) + ")");
+    return value;
+  };
+  if (text.empty()) throw fail("expected a list of CPUs such as 0,1 or 0-3");
+  std::vector<int> cpus;
+  std::size_t begin = 0;
+  while (begin <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', begin), text.size());
+    const std::string item = text.substr(begin, comma - begin);
+    const std::size_t dash = item.find('-');
+    const int first = number(item.substr(0, dash));
+    const int last = dash == std::string::npos ? first : number(item.substr(dash + 1));
+    if (last < first) throw fail("range '" + item + "' runs backwards");
+    for (int cpu = first; cpu <= last; ++cpu) {
+      if (std::find(cpus.begin(), cpus.end(), cpu) == cpus.end()) cpus.push_back(cpu);
+    }
+    begin = comma + 1;
+  }
+  return cpus;
+}
 
 ListenAddress parse_listen_address(const std::string& text) {
   const std::size_t colon = text.rfind(':');
@@ -138,6 +224,7 @@ struct Firmware::Impl {
   std::chrono::steady_clock::time_point deadline{};
   int exit_code = 0;
   std::string host_text;
+  ThreadPolicy thread_policy;
 };
 
 Firmware::Firmware(std::unique_ptr<drivers::RegisterBus> bus, const config::ScannerDescription& scanner, const ListenAddress& listen) {
@@ -162,6 +249,13 @@ Firmware::Firmware(std::unique_ptr<drivers::RegisterBus> bus, const config::Scan
 
 void Firmware::set_field_control(bool on) { impl_->sequencer.set_field_control(on); }
 
+void Firmware::set_thread_policy(const ThreadPolicy& policy) {
+  if (policy.rt_priority < 0 || policy.rt_priority > 99) {
+    throw SetupError("--rt-priority " + std::to_string(policy.rt_priority) + ": expected 1..99");
+  }
+  impl_->thread_policy = policy;
+}
+
 Firmware::~Firmware() {
   if (impl_ && impl_->control.joinable()) {
     impl_->quit_control.store(true);
@@ -185,8 +279,50 @@ void Firmware::handle_signals() {
 
 int Firmware::run() {
   Impl& s = *impl_;
-  s.streamer.start_thread();
-  s.control = std::thread([&s] { s.control_loop(); });
+  const ThreadPolicy& policy = s.thread_policy;
+  if (policy.rt_priority == 0 && policy.cpus.empty()) {
+    s.streamer.start_thread();
+    s.control = std::thread([&s] { s.control_loop(); });
+  } else {
+    // Threads inherit their creator's scheduling and CPU set: the calling thread takes the policy while it
+    // starts the streaming and control threads, then goes back to its own.
+    const SchedulingSnapshot own = current_scheduling();
+    int priority_error = 0;
+    try {
+      priority_error = apply_thread_policy(::pthread_self(), policy);
+      if (priority_error == 0) {
+        s.streamer.start_thread();
+        s.control = std::thread([&s] { s.control_loop(); });
+        apply_thread_policy(s.control.native_handle(), policy);
+      } else {
+        // Without the priority: start the threads pinned only.
+        ThreadPolicy pinned_only = policy;
+        pinned_only.rt_priority = 0;
+        restore_scheduling(own);
+        apply_thread_policy(::pthread_self(), pinned_only);
+        s.streamer.start_thread();
+        s.control = std::thread([&s] { s.control_loop(); });
+      }
+    } catch (...) {
+      restore_scheduling(own);
+      if (s.control.joinable()) {
+        s.quit_control.store(true);
+        s.control.join();
+      }
+      s.streamer.stop_thread();
+      throw;
+    }
+    restore_scheduling(own);
+    if (policy.rt_priority > 0) {
+      if (priority_error == 0) {
+        spdlog::info("real-time scheduling: SCHED_FIFO priority {} for the control and streaming threads", policy.rt_priority);
+      } else {
+        spdlog::warn("--rt-priority {}: real-time scheduling not permitted ({}); the control and streaming threads run with normal scheduling",
+                     policy.rt_priority, priority_error == EPERM ? "EPERM" : std::strerror(priority_error));
+      }
+    }
+    if (!policy.cpus.empty()) spdlog::info("control and streaming threads pinned to CPUs {}", cpu_list_text(policy.cpus));
+  }
   s.server.start();
   s.io.run();
   s.quit_control.store(true);

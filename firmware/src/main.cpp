@@ -1,5 +1,6 @@
 // mpi-firmware: the scanner-side daemon.
 //   mpi-firmware --bus shm:NAME|dev:/dev/mem --scanner FILE --listen HOST:PORT [--port-file PATH]
+//                [--no-field-control] [--rt-priority 1..99] [--cpu-affinity LIST]
 // Set-up errors print one line to stderr and exit with status 2.
 #include "mpi/firmware/firmware.hpp"
 #include "mpi/config/scanner_description.hpp"
@@ -43,10 +44,22 @@ int main(int argc, char** argv) {
   bool no_field_control = false;
   app.add_flag("--no-field-control", no_field_control,
                "do not regulate the drive field from the reference pickups (e.g. a board streaming a test pattern)");
+  int rt_priority = 0;
+  app.add_option("--rt-priority", rt_priority,
+                 "run the control and streaming threads with SCHED_FIFO at this priority (1..99); "
+                 "without permission: a warning and normal scheduling")
+      ->check(CLI::Range(1, 99));
+  std::string cpu_affinity;
+  app.add_option("--cpu-affinity", cpu_affinity, "pin the control and streaming threads to these CPUs, e.g. 1 or 0,1 or 0-3");
+  mpi::firmware::ThreadPolicy thread_policy;
   try {
     app.parse(argc, argv);
+    thread_policy.rt_priority = rt_priority;
+    if (app.count("--cpu-affinity") > 0) thread_policy.cpus = mpi::firmware::parse_cpu_list(cpu_affinity);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
+    return setup_error(e.what());
+  } catch (const mpi::firmware::SetupError& e) {
     return setup_error(e.what());
   }
 
@@ -64,6 +77,7 @@ int main(int argc, char** argv) {
       throw;
     }
     firmware->set_field_control(!no_field_control);
+    firmware->set_thread_policy(thread_policy);
     firmware->handle_signals();
   } catch (const std::exception& e) {
     return setup_error(e.what());

@@ -50,6 +50,7 @@ std::string describe(const LatchedFault& fault, const config::ScannerDescription
     case v1::FAULT_KIND_AMPLIFIER: what = "amplifier fault"; break;
     case v1::FAULT_KIND_INTERLOCK_OPEN: what = "interlock opened"; break;
     case v1::FAULT_KIND_WATCHDOG: what = "board watchdog expired"; break;
+    case v1::FAULT_KIND_FIELD_CONTROL: what = "drive-field control"; break;
     default: what = "unknown fault"; break;
   }
   if (fault.control != ControlVerdict::ok) what = fmt::format("drive-field control: {}", to_string(fault.control));
@@ -406,7 +407,8 @@ void Sequencer::fill_status(v1::Status& status) const {
   }
   status.set_write_pointer(bus_->read64(kWritePointer));
   status.set_next_sample(streamer_->next_sample());
-  status.set_overwritten_events(streamer_->overwritten_events() + streamer_->corrupted_events());
+  status.set_overwritten_events(streamer_->overwritten_events());
+  status.set_corrupted_events(streamer_->corrupted_events());
   status.set_ramp_up_end_sample(has_scanned_ ? ramp_samples_ : 0);
   status.set_ramp_down_start_sample(ramp_down_known_ ? ramp_down_start_sample_ : 0);
   std::string fault = shutting_down_ ? "firmware shutting down" : "";
@@ -449,7 +451,7 @@ void Sequencer::run_field_control() noexcept {
   const std::uint64_t wp = bus_->read64(kWritePointer);
   const std::optional<ControlFault> fault = control_loop_.tick(*bus_, ring_, wp);
   if (!fault) return;
-  latch(v1::FAULT_KIND_AMPLIFIER, fault->channel, fault->sample, fault->verdict);
+  latch(v1::FAULT_KIND_FIELD_CONTROL, fault->channel, fault->sample, fault->verdict);
   safe_ = true;
   streamer_->mark_fault(wp);
   begin_ramp_down(StopReason::safety_fault);

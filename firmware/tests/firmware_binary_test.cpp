@@ -2,6 +2,7 @@
 // "listening" line and port file, and SIGTERM (ramp-down, then exit 0).
 #include "fake_board.hpp"
 #include "link_test_client.hpp"
+#include "mpi/firmware/firmware.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,6 +10,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -293,6 +295,77 @@ TEST(FirmwareBinary, ListensReportsThePortAndRampsDownOnSigterm) {
   EXPECT_EQ(board.hard_cuts(), 0U);
   EXPECT_EQ(board.unpowered_triggers(), 0U);
   EXPECT_EQ(child.rest_of_stdout(), "");  // exactly one line on stdout
+}
+
+TEST(FirmwareBinary, InvalidCpuAffinityIsOneLineNamingTheOptionAndExitTwo) {
+  FakeBoard board(kDemoBoard);
+  TempDir dir;
+  const std::string too_many = std::to_string(CPU_SETSIZE + 1);
+  for (const std::string& list : {std::string("0,x"), std::string(""), std::string("3-1"), std::string("-1"), too_many}) {
+    Child child({"--bus", "shm:" + board.name(), "--scanner", kScannerFile, "--listen", "127.0.0.1:0", "--cpu-affinity", list},
+                dir.file("stderr"));
+    EXPECT_EQ(child.wait(), 2) << list;
+    EXPECT_EQ(child.rest_of_stdout(), "") << list;
+    const auto lines = lines_of(read_file(dir.file("stderr")));
+    ASSERT_EQ(lines.size(), 1U) << read_file(dir.file("stderr"));
+    EXPECT_EQ(lines[0].rfind("mpi-firmware: ", 0), 0U) << lines[0];
+    EXPECT_NE(lines[0].find("--cpu-affinity"), std::string::npos) << lines[0];
+  }
+}
+
+TEST(FirmwareBinary, RtPriorityOutOfRangeIsExitTwo) {
+  FakeBoard board(kDemoBoard);
+  TempDir dir;
+  for (const std::string& priority : {std::string("0"), std::string("100"), std::string("high")}) {
+    Child child({"--bus", "shm:" + board.name(), "--scanner", kScannerFile, "--listen", "127.0.0.1:0", "--rt-priority", priority},
+                dir.file("stderr"));
+    EXPECT_EQ(child.wait(), 2) << priority;
+    EXPECT_NE(read_file(dir.file("stderr")).find("--rt-priority"), std::string::npos) << read_file(dir.file("stderr"));
+  }
+}
+
+// With or without permission for SCHED_FIFO, the daemon serves; its log says which scheduling it got.
+TEST(FirmwareBinary, RtPriorityAndCpuAffinityRunAndSayWhichSchedulingApplies) {
+  FakeBoard board(kDemoBoard);
+  TempDir dir;
+  Child child({"--bus", "shm:" + board.name(), "--scanner", kScannerFile, "--listen", "127.0.0.1:0", "--rt-priority", "10",
+               "--cpu-affinity", "0"},
+              dir.file("stderr"));
+  const std::string line = child.read_line();
+  const std::string prefix = "firmware listening on 127.0.0.1:";
+  ASSERT_EQ(line.rfind(prefix, 0), 0U) << line << "\n" << read_file(dir.file("stderr"));
+  const auto port = static_cast<std::uint16_t>(std::stoi(line.substr(prefix.size())));
+  LinkTestClient client(port);
+  const auto reply = client.request(hello());
+  ASSERT_TRUE(reply && reply->has_hello_reply());
+  // The log lines are written before the link serves: they are in the file once a request is answered.
+  const std::string log = read_file(dir.file("stderr"));
+  const bool fifo = log.find("SCHED_FIFO priority 10 for the control and streaming threads") != std::string::npos;
+  const bool refused = log.find("--rt-priority 10: real-time scheduling not permitted") != std::string::npos &&
+                       log.find("normal scheduling") != std::string::npos;
+  EXPECT_NE(fifo, refused) << log;  // exactly one of the two
+  EXPECT_NE(log.find("pinned to CPUs 0"), std::string::npos) << log;
+  child.signal(SIGTERM);
+  EXPECT_EQ(child.wait(), 0) << read_file(dir.file("stderr"));
+}
+
+TEST(CpuList, ParsesListsAndRanges) {
+  EXPECT_EQ(parse_cpu_list("0"), std::vector<int>{0});
+  const long cpus = ::sysconf(_SC_NPROCESSORS_CONF);
+  if (cpus >= 2) {
+    EXPECT_EQ(parse_cpu_list("1"), std::vector<int>{1});
+    EXPECT_EQ(parse_cpu_list("0,1"), (std::vector<int>{0, 1}));
+    EXPECT_EQ(parse_cpu_list("1,0-1"), (std::vector<int>{1, 0}));
+  }
+  EXPECT_EQ(parse_cpu_list("0-0,0"), std::vector<int>{0});
+  for (const std::string& bad : std::vector<std::string>{"", "0,", ",0", "a", "0-", "1-0", " 0", std::to_string(cpus)}) {
+    try {
+      (void)parse_cpu_list(bad);
+      ADD_FAILURE() << "'" << bad << "' was accepted";
+    } catch (const SetupError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("--cpu-affinity '" + bad + "'", 0), 0U) << e.what();
+    }
+  }
 }
 
 }  // namespace

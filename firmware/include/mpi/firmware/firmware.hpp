@@ -11,6 +11,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace mpi::firmware {
 
@@ -29,6 +30,16 @@ struct ListenAddress {
 // Parses "HOST:PORT" ("[v6addr]:PORT" for IPv6). Throws SetupError naming the text.
 ListenAddress parse_listen_address(const std::string& text);
 
+// How the control and streaming threads are scheduled.
+struct ThreadPolicy {
+  int rt_priority = 0;    // 1..99: SCHED_FIFO at this priority; 0: normal scheduling
+  std::vector<int> cpus;  // pin to these CPUs; empty: no pinning
+};
+
+// Parses a CPU list such as "1", "0,1" or "0-3,6" (CPUs this machine has). Throws SetupError naming
+// --cpu-affinity and the text.
+std::vector<int> parse_cpu_list(const std::string& text);
+
 // Opens the bus named by "shm:NAME" (the hardware-in-the-loop plant's shared memory) or "dev:PATH"
 // (the board's memory-mapped device). Throws SetupError or std::runtime_error with the driver's message.
 std::unique_ptr<drivers::RegisterBus> open_bus(const std::string& spec);
@@ -41,6 +52,10 @@ class Firmware {
   ~Firmware();
   Firmware(const Firmware&) = delete;
   Firmware& operator=(const Firmware&) = delete;
+
+  // Scheduling of the control and streaming threads (call before run()). run() applies it when it
+  // starts them; a priority the process may not take (EPERM) gives one warning and normal scheduling.
+  void set_thread_policy(const ThreadPolicy& policy);
 
   // The drive-field control loop for scans configured from now on (call before run()).
   void set_field_control(bool on);
