@@ -58,13 +58,14 @@ fs::path work_dir(const std::string& name) {
   return dir;
 }
 
-// demo-1d.toml with the x channel's truth changed: `extra` lines added to its [[drive]] table.
-fs::path plant_scanner(const fs::path& dir, const std::string& extra) {
+// demo-1d.toml with the x channel's truth changed: amplifier gain `gain` (the calibration says 10 A/V),
+// phase 5 deg, and `extra` lines added to its [[drive]] table.
+fs::path plant_scanner(const fs::path& dir, const std::string& extra, const std::string& gain_truth = "11 A/V") {
   std::string text = read_text(kScanner);
   const std::string gain = "amplifier_gain = \"10 A/V\"";
   const std::size_t at = text.find(gain);
   if (at == std::string::npos) throw std::runtime_error("demo-1d.toml has no '" + gain + "' line");
-  text.replace(at, gain.size(), "amplifier_gain = \"11 A/V\"\namplifier_phase = \"5 deg\"\n" + extra);
+  text.replace(at, gain.size(), "amplifier_gain = \"" + gain_truth + "\"\namplifier_phase = \"5 deg\"\n" + extra);
   const fs::path file = dir / "plant-scanner.toml";
   std::ofstream(file) << text;
   return file;
@@ -210,6 +211,37 @@ TEST(HilControl, ColdStartConvergesOnPlantTruth) {
   EXPECT_LE(updates, 5U) << "on target after " << updates << " updates";
   std::printf("control: on target after %zu updates\n", updates);
   expect_on_target_from(run, *converged);
+}
+
+// A field 30 % above what the calibration predicts (15.6 mT, under the coil's 16 mT limit) fails the
+// plausibility gate (20 %): the firmware does not chase it but ends the scan in SAFE with a field-control
+// fault, and mpi says so. (50 % would give 18 mT, which the firmware reports as a field above the cap.)
+TEST(HilControl, ImplausibleFieldEndsInSafeWithAFieldControlFault) {
+  const fs::path dir = work_dir("control-implausible");
+  hil::ScenarioFiles f;
+  f.scanner = kScanner;
+  f.plant_scanner = plant_scanner(dir, "", "13 A/V");
+  f.plan = plan_with_frames(dir, 50);
+  f.work_dir = dir;
+  f.plant_pace = 1.0;
+  hil::Scenario scenario(kPrograms, f);
+  EXPECT_NE(scenario.run_scan(dir / "out"), 0);
+  const std::string log = read_text(dir / "mpi.log");
+  EXPECT_NE(log.find("implausible"), std::string::npos) << log;
+
+  host::LinkClient client("127.0.0.1", scenario.firmware_port(), std::chrono::milliseconds(2000));
+  v1::Envelope hello;
+  hello.mutable_hello()->set_protocol_major(protocol::kProtocolMajor);
+  hello.mutable_hello()->set_client_name("control probe");
+  ASSERT_TRUE(client.request(hello).has_hello_reply());
+  v1::Envelope request;
+  request.mutable_status_request();
+  const v1::Status status = client.request(request).status();
+  EXPECT_EQ(status.mode(), v1::BOARD_MODE_SAFE);
+  ASSERT_EQ(status.faults_size(), 1);
+  EXPECT_EQ(status.faults(0).kind(), v1::FAULT_KIND_FIELD_CONTROL);
+  EXPECT_EQ(status.faults(0).channel(), 0);
+  EXPECT_NE(status.faults(0).message().find("implausible"), std::string::npos) << status.faults(0).message();
 }
 
 TEST(HilControl, TracksCoilHeating) {
