@@ -9,6 +9,8 @@
 #include "mpi/link/v1/link.pb.h"
 #include "mpi/protocol/version.hpp"
 
+#include "hil_test_files.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -28,10 +30,11 @@ namespace v1 = link::v1;
 
 namespace {
 
+using hil::test::read_file;
+
 const fs::path kSource = MPI_SOURCE_DIR;
 const hil::ScenarioPrograms kPrograms{MPI_PLANT_EXE, MPI_FIRMWARE_EXE, MPI_HOST_EXE};
 const fs::path kScanner = kSource / "configs/scanners/demo-1d.toml";
-const fs::path kPlan = kSource / "configs/plans/demo-1d-two-points.toml";
 
 // demo-1d.toml: 15.625 MS/s, 25 kHz (625 samples a period), 50 V/T pickup, ADC 1 V at code 32767, one
 // receive channel (ref_x is ADC channel 1 of 2); the plan: 12 mT at phase 0.
@@ -44,44 +47,16 @@ constexpr double kTargetPhase = 0.0;
 constexpr double kAmplitudeTolerance = 1e-3;
 constexpr double kPhaseTolerance = 0.1 * std::numbers::pi / 180.0;
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-fs::path work_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("mpi-hil-" + std::to_string(::getpid()) + "-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 // demo-1d.toml with the x channel's truth changed: amplifier gain `gain` (the calibration says 10 A/V),
 // phase 5 deg, and `extra` lines added to its [[drive]] table.
 fs::path plant_scanner(const fs::path& dir, const std::string& extra, const std::string& gain_truth = "11 A/V") {
-  std::string text = read_text(kScanner);
+  std::string text = read_file(kScanner);
   const std::string gain = "amplifier_gain = \"10 A/V\"";
   const std::size_t at = text.find(gain);
   if (at == std::string::npos) throw std::runtime_error("demo-1d.toml has no '" + gain + "' line");
   text.replace(at, gain.size(), "amplifier_gain = \"" + gain_truth + "\"\namplifier_phase = \"5 deg\"\n" + extra);
   const fs::path file = dir / "plant-scanner.toml";
   std::ofstream(file) << text;
-  return file;
-}
-
-fs::path plan_with_frames(const fs::path& dir, int frames) {
-  std::string plan = read_text(kPlan);
-  const std::size_t at = plan.find("\nframes =");
-  if (at == std::string::npos) throw std::runtime_error("the shipped plan has no 'frames' line");
-  plan.replace(at + 1, plan.find('\n', at + 1) - at - 1, "frames = " + std::to_string(frames));
-  // Relative paths of the shipped plan resolve against its folder.
-  for (std::size_t k = plan.find("\"../"); k != std::string::npos; k = plan.find("\"../", k + 1)) {
-    plan.replace(k + 1, 3, (kSource / "configs").string() + "/");
-  }
-  const fs::path file = dir / "plan.toml";
-  std::ofstream(file) << plan;
   return file;
 }
 
@@ -110,14 +85,14 @@ ScanRecord scan(const fs::path& dir, const std::string& drift, int frames) {
   hil::ScenarioFiles f;
   f.scanner = kScanner;
   f.plant_scanner = plant_scanner(dir, drift);
-  f.plan = plan_with_frames(dir, frames);
+  f.plan = hil::test::demo_plan_with_frames(kSource, dir, frames);
   f.work_dir = dir;
   f.plant_pace = 1.0;
   hil::Scenario scenario(kPrograms, f);
 
   ScanRecord run;
   const int code = scenario.run_scan(dir / "out");
-  EXPECT_EQ(code, 0) << read_text(dir / "mpi.log");
+  EXPECT_EQ(code, 0) << read_file(dir / "mpi.log");
   // The firmware's latest FieldReports (Status keeps the last 32), asked once the host has gone.
   for (int attempt = 0; attempt < 200 && run.reports.empty(); ++attempt) {
     try {
@@ -196,7 +171,7 @@ std::optional<std::uint64_t> converged_at(const ScanRecord& run, std::size_t* up
 }
 
 TEST(HilControl, ColdStartConvergesOnPlantTruth) {
-  const fs::path dir = work_dir("control-cold");
+  const fs::path dir = hil::test::fresh_work_dir("control", "cold");
   const ScanRecord run = scan(dir, "", 50);  // 50 ms: every update fits the 32 reports of Status
   ASSERT_GE(run.reports.size(), 6U) << "too few FieldReports";
   // The first block measured starts one block (1 ms) after the ramp-up (1 ms): the cold start, which sees
@@ -217,16 +192,16 @@ TEST(HilControl, ColdStartConvergesOnPlantTruth) {
 // plausibility gate (20 %): the firmware does not chase it but ends the scan in SAFE with a field-control
 // fault, and mpi says so. (50 % would give 18 mT, which the firmware reports as a field above the cap.)
 TEST(HilControl, ImplausibleFieldEndsInSafeWithAFieldControlFault) {
-  const fs::path dir = work_dir("control-implausible");
+  const fs::path dir = hil::test::fresh_work_dir("control", "implausible");
   hil::ScenarioFiles f;
   f.scanner = kScanner;
   f.plant_scanner = plant_scanner(dir, "", "13 A/V");
-  f.plan = plan_with_frames(dir, 50);
+  f.plan = hil::test::demo_plan_with_frames(kSource, dir, 50);
   f.work_dir = dir;
   f.plant_pace = 1.0;
   hil::Scenario scenario(kPrograms, f);
   EXPECT_NE(scenario.run_scan(dir / "out"), 0);
-  const std::string log = read_text(dir / "mpi.log");
+  const std::string log = read_file(dir / "mpi.log");
   EXPECT_NE(log.find("implausible"), std::string::npos) << log;
 
   host::LinkClient client("127.0.0.1", scenario.firmware_port(), std::chrono::milliseconds(2000));
@@ -246,7 +221,7 @@ TEST(HilControl, ImplausibleFieldEndsInSafeWithAFieldControlFault) {
 
 TEST(HilControl, TracksCoilHeating) {
   const bool long_run = std::getenv("MPI_HIL_CONTROL_LONG") != nullptr;
-  const fs::path dir = work_dir("control-heating");
+  const fs::path dir = hil::test::fresh_work_dir("control", "heating");
   // 0.05 mT/K at 12 mT and 0.1 deg/K; the coil heats towards 20 K * (12/16)^2 = 11.25 K with 1 s.
   const ScanRecord run = scan(dir,
                               "gain_drift = \"0.4167 %/K\"\nphase_drift = \"0.1 deg/K\"\nheating_time_constant = \"1 s\"\n"

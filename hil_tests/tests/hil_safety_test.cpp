@@ -11,6 +11,8 @@
 #include "mpi/link/v1/link.pb.h"
 #include "mpi/protocol/version.hpp"
 
+#include "hil_test_files.hpp"
+
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -26,43 +28,14 @@ namespace v1 = link::v1;
 
 namespace {
 
+using hil::test::read_file;
+
 const fs::path kSource = MPI_SOURCE_DIR;
 const hil::ScenarioPrograms kPrograms{MPI_PLANT_EXE, MPI_FIRMWARE_EXE, MPI_HOST_EXE};
 const fs::path kScanner = kSource / "configs/scanners/demo-1d.toml";
-const fs::path kPlan = kSource / "configs/plans/demo-1d-two-points.toml";
 // demo-1d.toml: 125 MHz / 8; [safety] watchdog_timeout (the heartbeat period) = 100 ms.
 constexpr double kSampleRateHz = 15.625e6;
 constexpr double kHeartbeatPeriodS = 0.1;
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-fs::path work_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("mpi-hil-safety-" + std::to_string(::getpid()) + "-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-// The shipped plan in `dir` with `frames` frames (1 ms each) and its tracer and phantom as absolute paths.
-fs::path plan_with_frames(const fs::path& dir, int frames) {
-  std::string plan = read_file(kPlan);
-  const auto replace_line = [&plan](const std::string& key, const std::string& line) {
-    const std::size_t at = plan.find("\n" + key + " =");
-    if (at == std::string::npos) throw std::runtime_error("the shipped plan has no '" + key + "' line");
-    plan.replace(at + 1, plan.find('\n', at + 1) - at - 1, line);
-  };
-  replace_line("tracer", "tracer = \"" + (kSource / "configs/tracers/single-core-30nm.toml").string() + "\"");
-  replace_line("phantom", "phantom = \"" + (kSource / "configs/phantoms/two-points.toml").string() + "\"");
-  replace_line("frames", "frames = " + std::to_string(frames));
-  const fs::path file = dir / "plan.toml";
-  std::ofstream(file) << plan;
-  return file;
-}
 
 // The demo scanner with a temperature sensor on coil x (limit 60 degC), so over-temperature can trip.
 fs::path scanner_with_sensor(const fs::path& dir) {
@@ -145,8 +118,8 @@ void expect_ramp_started_within_heartbeats(const v1::Status& status) {
 }  // namespace
 
 TEST(HilSafety, KilledHostRampsTheDriveDownAndTheBoardEntersSafe) {
-  const fs::path dir = work_dir("kill");
-  hil::Scenario scenario(kPrograms, files(kScanner, plan_with_frames(dir, 600), dir));
+  const fs::path dir = hil::test::fresh_work_dir("safety", "kill");
+  hil::Scenario scenario(kPrograms, files(kScanner, hil::test::demo_plan_with_frames(kSource, dir, 600), dir));
   hil::ChildProcess host({MPI_HOST_EXE, "scan", "--connect", "127.0.0.1:" + std::to_string(scenario.firmware_port()), "--scanner",
                           kScanner.string(), "--plan", (dir / "plan.toml").string(), "--out", (dir / "out").string()},
                          (dir / "mpi.log").string());
@@ -180,8 +153,8 @@ TEST(HilSafety, KilledHostRampsTheDriveDownAndTheBoardEntersSafe) {
 }
 
 TEST(HilSafety, StalledHostMissesItsHeartbeatsAndTheBoardEntersSafe) {
-  const fs::path dir = work_dir("stall");
-  hil::Scenario scenario(kPrograms, files(kScanner, plan_with_frames(dir, 1500), dir));
+  const fs::path dir = hil::test::fresh_work_dir("safety", "stall");
+  hil::Scenario scenario(kPrograms, files(kScanner, hil::test::demo_plan_with_frames(kSource, dir, 1500), dir));
   hil::ChildProcess host({MPI_HOST_EXE, "scan", "--connect", "127.0.0.1:" + std::to_string(scenario.firmware_port()), "--scanner",
                           kScanner.string(), "--plan", (dir / "plan.toml").string(), "--out", (dir / "out").string()},
                          (dir / "mpi.log").string());
@@ -221,11 +194,11 @@ class InjectedFaults : public ::testing::TestWithParam<InjectedFault> {};
 
 TEST_P(InjectedFaults, EndInSafeReportedWithKindChannelAndSampleAndFlaggedInTheStream) {
   const InjectedFault& p = GetParam();
-  const fs::path dir = work_dir(p.name);
+  const fs::path dir = hil::test::fresh_work_dir("safety", p.name);
   const fs::path faults = dir / "faults.toml";
   std::ofstream(faults) << "[[fault]]\n" << p.fault_toml << "\nat = \"10 ms\"\n";
   const fs::path scanner = scanner_with_sensor(dir);
-  hil::Scenario scenario(kPrograms, files(scanner, plan_with_frames(dir, 40), dir, faults));
+  hil::Scenario scenario(kPrograms, files(scanner, hil::test::demo_plan_with_frames(kSource, dir, 40), dir, faults));
   const fs::path out = dir / "out";
   const int exit_code = hil::run_program({MPI_HOST_EXE, "scan", "--connect", "127.0.0.1:" + std::to_string(scenario.firmware_port()),
                                           "--scanner", scanner.string(), "--plan", (dir / "plan.toml").string(), "--out", out.string()},

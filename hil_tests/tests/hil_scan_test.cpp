@@ -10,6 +10,8 @@
 #include <utility>
 
 #include <boost/asio.hpp>
+#include "hil_test_files.hpp"
+
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -21,6 +23,8 @@ namespace fs = std::filesystem;
 using namespace mpi;
 
 namespace {
+
+using hil::test::read_file;
 
 const fs::path kSource = MPI_SOURCE_DIR;
 const hil::ScenarioPrograms kPrograms{MPI_PLANT_EXE, MPI_FIRMWARE_EXE, MPI_HOST_EXE};
@@ -35,13 +39,6 @@ hil::ScenarioFiles files(const fs::path& plan, const fs::path& logs) {
   f.work_dir = logs;
   f.plant_pace = 1.0;
   return f;
-}
-
-fs::path work_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("mpi-hil-" + std::to_string(::getpid()) + "-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
 }
 
 // The shipped plan in `dir` with its phantom replaced by `phantom` (a phantom description, written to
@@ -65,13 +62,6 @@ fs::path plan_with_phantom(const fs::path& dir, const std::string& phantom) {
   return file;
 }
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 bool process_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
 
 // The analytic PSF of the plan's tracer and the scanner's gradient: 0.745 mm (REFERENCE.md 1.1).
@@ -86,7 +76,7 @@ double analytic_fwhm_m() {
 }  // namespace
 
 TEST(HilScan, PointSourceIsReconstructedWhereItIsWithTheAnalyticResolution) {
-  const fs::path dir = work_dir("point");
+  const fs::path dir = hil::test::fresh_work_dir("scan", "point");
   const fs::path plan = plan_with_phantom(dir, "[phantom]\nname = \"one point at +2 mm\"\n\n[[phantom.point]]\n"
                                                "position = [\"2 mm\", \"0 mm\", \"0 mm\"]\niron = \"10 ug\"\n");
   hil::Scenario scenario(kPrograms, files(plan, dir / "logs"));
@@ -118,7 +108,7 @@ TEST(HilScan, PointSourceIsReconstructedWhereItIsWithTheAnalyticResolution) {
 }
 
 TEST(HilScan, TwoPointSourcesThreeMillimetresApartAreResolved) {
-  const fs::path dir = work_dir("two");
+  const fs::path dir = hil::test::fresh_work_dir("scan", "two");
   hil::Scenario scenario(kPrograms, files(kPlan, dir / "logs"));
   std::string output;
   ASSERT_EQ(scenario.run_scan(dir / "live", &output), 0) << output << read_file(dir / "logs/mpi.log");
@@ -133,7 +123,7 @@ TEST(HilScan, TwoPointSourcesThreeMillimetresApartAreResolved) {
 }
 
 TEST(HilScan, MalformedFrameGetsAnErrorAndTheNextConnectionIsServed) {
-  const fs::path dir = work_dir("malformed");
+  const fs::path dir = hil::test::fresh_work_dir("scan", "malformed");
   hil::Scenario scenario(kPrograms, files(kPlan, dir / "logs"));
   {
     namespace asio = boost::asio;
@@ -176,7 +166,7 @@ TEST(HilScan, FirmwareRefusesADriveFrequencyTheScannerIsNotMatchedTo) {
   // The demo scanner's drive channel x runs at 15.625 MHz / 625 = 25 kHz; a plan asking for 31.25 kHz (500
   // samples per period: the host has nothing against it) is refused by the firmware with a message naming
   // the field and the channel's frequency.
-  const fs::path dir = work_dir("frequency");
+  const fs::path dir = hil::test::fresh_work_dir("scan", "frequency");
   std::ifstream in(kPlan);
   std::stringstream text;
   text << in.rdbuf();
@@ -201,7 +191,7 @@ TEST(HilScan, FirmwareRefusesADriveFrequencyTheScannerIsNotMatchedTo) {
 }
 
 TEST(HilScan, NoProcessOutlivesTheScenario) {
-  const fs::path dir = work_dir("cleanup");
+  const fs::path dir = hil::test::fresh_work_dir("scan", "cleanup");
   pid_t plant = 0, firmware = 0;
   {
     hil::Scenario scenario(kPrograms, files(kPlan, dir / "logs"));
@@ -217,7 +207,7 @@ TEST(HilScan, NoProcessOutlivesTheScenario) {
 }
 
 TEST(HostCommand, BadInputGivesOneClearLineAndNonZeroExit) {
-  const fs::path dir = work_dir("badinput");
+  const fs::path dir = hil::test::fresh_work_dir("scan", "badinput");
   std::ofstream(dir / "broken.toml") << "[sequence]\ndrive_frequency_hz = = 1\n";
   std::string out;
   const std::string log = (dir / "err.log").string();

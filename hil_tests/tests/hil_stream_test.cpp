@@ -8,6 +8,8 @@
 #include "mpi/link/v1/link.pb.h"
 #include "mpi/protocol/version.hpp"
 
+#include "hil_test_files.hpp"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -25,6 +27,8 @@ namespace fs = std::filesystem;
 using namespace mpi;
 
 namespace {
+
+using hil::test::read_file;
 
 const fs::path kSource = MPI_SOURCE_DIR;
 const fs::path kScanner = kSource / "configs/scanners/preclinical-ffp.toml";
@@ -48,13 +52,6 @@ long status_kb(pid_t pid, const std::string& field) {
     if (line.rfind(field + ":", 0) == 0) return std::strtol(line.c_str() + field.size() + 1, nullptr, 10);
   }
   return -1;
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 }  // namespace

@@ -1,0 +1,47 @@
+// Files of the end-to-end scenarios: reading outputs, a fresh work folder per test, and the shipped demo
+// plan adapted to a test (absolute tracer and phantom paths, its own number of frames).
+#pragma once
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace mpi::hil::test {
+
+inline std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// An empty folder of its own for test `name` of `suite` (removed first if a previous run left it).
+inline std::filesystem::path fresh_work_dir(const std::string& suite, const std::string& name) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("mpi-hil-" + suite + "-" + std::to_string(::getpid()) + "-" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// configs/plans/demo-1d-two-points.toml written to dir/plan.toml with `frames` frames (1 ms each) and its
+// relative paths ("../tracers/...", "../phantoms/...") made absolute.
+inline std::filesystem::path demo_plan_with_frames(const std::filesystem::path& source_dir, const std::filesystem::path& dir,
+                                                   int frames) {
+  std::string plan = read_file(source_dir / "configs/plans/demo-1d-two-points.toml");
+  const std::size_t at = plan.find("\nframes =");
+  if (at == std::string::npos) throw std::runtime_error("the shipped plan has no 'frames' line");
+  plan.replace(at + 1, plan.find('\n', at + 1) - at - 1, "frames = " + std::to_string(frames));
+  for (std::size_t k = plan.find("\"../"); k != std::string::npos; k = plan.find("\"../", k + 1)) {
+    plan.replace(k + 1, 3, (source_dir / "configs").string() + "/");
+  }
+  const std::filesystem::path file = dir / "plan.toml";
+  std::ofstream(file) << plan;
+  return file;
+}
+
+}  // namespace mpi::hil::test
