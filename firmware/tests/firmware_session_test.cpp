@@ -25,37 +25,19 @@ constexpr double kMaxAmplitudeT = 0.016;      // drive x's coil limit
 constexpr double kMaxSlewTPerS = 2400.0;      // drive x: 2 pi * 25 kHz * 15.3 mT
 constexpr double kFieldCapT = 0.030;          // [safety] hard field cap, below drive y's coil limit
 
-// The fake board's scanner: drive x at 2.5 MHz / 100 = 25 kHz, drive y at 2.6 MHz / 100 = 26 kHz (a
-// stronger coil, capped by [safety]), gradient diag(2, -1, -1) T/m, one receive channel.
+// The fake board's scanner (fake_board_scanner) with limits: drive x at 25 kHz with its coil and slew limits,
+// drive y at 2.6 MHz / 100 = 26 kHz (a stronger coil, capped by [safety]), gradient diag(2, -1, -1) T/m.
 config::ScannerDescription scanner() {
-  config::ScannerDescription s;
-  s.name = "fake board";
-  s.board.dac_clock_hz = FakeBoard::kDacClockHz;
-  s.board.adc_decimation = FakeBoard::kDecimation;
-  s.board.ring_frames_log2 = FakeBoard::kRingLog2;
-  config::DriveChannelDescription x;
-  x.name = "x";
-  x.axis = {1.0, 0.0, 0.0};
-  x.base_clock_hz = 2.5e6;
-  x.divider = 100;
-  x.dac_full_scale_v = 1.0;
-  x.amplifier_gain_a_per_v = 10.0;
-  x.coil_sensitivity_t_per_a = 2e-3;
+  config::ScannerDescription s = fake_board_scanner();
+  config::DriveChannelDescription& x = s.drive[0];
   x.max_amplitude_t = kMaxAmplitudeT;
   x.max_slew_t_per_s = kMaxSlewTPerS;
-  config::DriveChannelDescription y = x;
-  y.name = "y";
-  y.axis = {0.0, 1.0, 0.0};
+  config::DriveChannelDescription& y = s.drive[1];
   y.base_clock_hz = 2.6e6;
   y.coil_sensitivity_t_per_a = 4e-3;  // 40 mT at full scale
   y.max_amplitude_t = 0.035;
   y.max_slew_t_per_s = 0.0;  // no slew limit
-  s.drive = {x, y};
   s.selection.gradient_t_per_m = {{{2.0, 0.0, 0.0}, {0.0, -1.0, 0.0}, {0.0, 0.0, -1.0}}};
-  s.receive.sample_rate_hz = s.board.sample_rate_hz();
-  config::ReceiveChannelDescription rx;
-  rx.name = "rx_x";
-  s.receive.channels = {rx};
   s.safety.max_field_t = kFieldCapT;
   return s;
 }
