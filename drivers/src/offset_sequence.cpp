@@ -1,6 +1,7 @@
 #include "mpi/drivers/offset_sequence.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -42,9 +43,6 @@ void OffsetSequence::load(std::span<const SequenceSegment> segments) {
     const std::string name = "offset sequence segment " + std::to_string(s);
     if (seg.steps.empty()) throw std::invalid_argument(name + ": no steps");
     if (seg.repetitions == 0) throw std::invalid_argument(name + ": repetitions must be at least 1");
-    if (s > 0 && seg.kind < segments[s - 1].kind) {
-      throw std::invalid_argument(name + ": out of order (ramp-up segments first, then regular, then ramp-down)");
-    }
     for (std::size_t k = 0; k < seg.steps.size(); ++k) {
       for (unsigned c = 0; c < kMaxOffsetChannels; ++c) {
         const std::int32_t v = seg.steps[k].values[c];
@@ -83,7 +81,16 @@ void OffsetSequence::load(std::span<const SequenceSegment> segments) {
   }
   total_ = total;
   started_ = false;
+  tail_ramp_steps_ = 0;
   seek(0);
+}
+
+void OffsetSequence::enable_tail(std::uint64_t ramp_steps) {
+  if (started_ && (bus_->read32(kAcqStatus) & kAcqRunning) != 0) {
+    throw std::logic_error("offset sequence: cannot change the tail while the started sequence runs");
+  }
+  if (ramp_steps == 0) throw std::invalid_argument("offset sequence: the tail's ramp must last at least 1 step");
+  tail_ramp_steps_ = ramp_steps;
 }
 
 ErrorCode OffsetSequence::start(std::uint32_t step_samples, std::uint32_t look_ahead_steps) noexcept {
@@ -94,7 +101,10 @@ ErrorCode OffsetSequence::start(std::uint32_t step_samples, std::uint32_t look_a
   step_samples_ = step_samples;
   look_ahead_ = look_ahead_steps;
   seek(0);
-  const std::uint64_t first = std::min<std::uint64_t>(total_, kSeqSlots);
+  last_written_ = SequenceStep{};
+  tail_start_ = total_;
+  // With a tail, no more than the look-ahead is committed, so that ramp_down_now() takes effect soon.
+  const std::uint64_t first = tail_ramp_steps_ > 0 ? look_ahead_steps : std::min<std::uint64_t>(total_, kSeqSlots);
   while (next_ < first) write_next();
   bus_->write32(kSeqStepSamples, step_samples);
   bus_->write64(kSeqWriteCount, next_);
@@ -104,12 +114,13 @@ ErrorCode OffsetSequence::start(std::uint32_t step_samples, std::uint32_t look_a
 }
 
 std::uint64_t OffsetSequence::refill() noexcept {
-  if (!started_ || next_ >= total_) return 0;
+  const bool endless = tail_ramp_steps_ > 0;
+  if (!started_ || (!endless && next_ >= total_)) return 0;
   if ((bus_->read32(kAcqStatus) & kAcqRunning) == 0) return 0;
   const std::uint64_t by_pointer = bus_->read64(kWritePointer) / step_samples_ + 1U;
   const std::uint64_t logic = std::min(bus_->read64(kSeqReadIndex), by_pointer);
-  if (logic > next_) seek(std::min(logic, total_));
-  const std::uint64_t end = std::min(total_, logic + look_ahead_);
+  if (logic > next_) seek(endless ? logic : std::min(logic, total_));
+  const std::uint64_t end = endless ? logic + look_ahead_ : std::min(total_, logic + look_ahead_);
   const std::uint64_t before = next_;
   while (next_ < end) write_next();
   if (next_ == before) return 0;
@@ -122,20 +133,54 @@ void OffsetSequence::stop() noexcept {
   started_ = false;
 }
 
-void OffsetSequence::write_next() noexcept {
-  const Segment& seg = segments_[segment_];
-  const SequenceStep& step = steps_[seg.first + position_];
-  const auto slot = static_cast<unsigned>(next_ % kSeqSlots);
+void OffsetSequence::ramp_down_now() noexcept {
+  if (tail_ramp_steps_ == 0 || next_ >= tail_start_) return;
+  tail_start_ = next_;
+  tail_from_ = last_written_;
+}
+
+std::uint64_t OffsetSequence::tail_start_step() const noexcept { return tail_start_; }
+
+std::uint64_t OffsetSequence::tail_zero_step() const noexcept { return tail_start_ + tail_ramp_steps_; }
+
+SequenceStep OffsetSequence::tail_step(std::uint64_t step) const noexcept {
+  // Linear from the last step before the tail (at tail_start_ - 1) to zero at tail_start_ + ramp - 1.
+  SequenceStep out;
+  out.enable = tail_from_.enable;
+  out.resync = false;
+  const std::uint64_t into = step - tail_start_ + 1;
+  if (into >= tail_ramp_steps_) return out;
+  const double remaining = 1.0 - static_cast<double>(into) / static_cast<double>(tail_ramp_steps_);
   for (unsigned c = 0; c < kMaxOffsetChannels; ++c) {
-    bus_->write32(seq_value_register(slot, c), static_cast<std::uint32_t>(step.values[c]));
+    out.values[c] = static_cast<std::int32_t>(std::lround(static_cast<double>(tail_from_.values[c]) * remaining));
   }
-  bus_->write32(seq_slot_register(slot, kStepFlags), (step.enable ? kStepEnable : 0U) | (step.resync ? kStepResync : 0U));
+  return out;
+}
+
+void OffsetSequence::write_next() noexcept {
+  if (next_ == tail_start_ && tail_start_ == total_) tail_from_ = last_written_;  // the program ran to its end
+  if (next_ >= tail_start_) {
+    write_slot(tail_step(next_));
+    ++next_;
+    return;
+  }
+  const Segment& seg = segments_[segment_];
+  write_slot(steps_[seg.first + position_]);
   ++next_;
   if (++position_ == seg.count) position_ = 0;
   if (next_ == seg.first_step + seg.length && segment_ + 1 < segments_.size()) {
     ++segment_;
     position_ = 0;
   }
+}
+
+void OffsetSequence::write_slot(const SequenceStep& step) noexcept {
+  const auto slot = static_cast<unsigned>(next_ % kSeqSlots);
+  for (unsigned c = 0; c < kMaxOffsetChannels; ++c) {
+    bus_->write32(seq_value_register(slot, c), static_cast<std::uint32_t>(step.values[c]));
+  }
+  bus_->write32(seq_slot_register(slot, kStepFlags), (step.enable ? kStepEnable : 0U) | (step.resync ? kStepResync : 0U));
+  last_written_ = step;
 }
 
 void OffsetSequence::seek(std::uint64_t step) noexcept {

@@ -4,8 +4,16 @@
 // resynchronised at its first sample). The hardware table has kSeqSlots slots; the driver expands the
 // segments lazily: step k goes into slot k mod kSeqSlots, after which SeqWriteCount is raised to k + 1.
 //
-// Set-up (constructor, load) allocates and may throw; start, refill and the queries are noexcept and
-// allocation-free. The storage is bounded by the capacity given to the constructor.
+// The segment kinds are labels: segments may come in any order (background frames before the ramp-up and
+// after the ramp-down, say).
+//
+// The tail (enable_tail): without one, the table ends with the sequence (steps past it are lost). With
+// one, the table never ends: after the sequence's last step, and from the first step not yet written once
+// ramp_down_now() is called, every offset channel ramps linearly from the last written step's value to
+// zero over the tail's steps and holds zero until acquisition stops, so that no coil is ever cut hard.
+//
+// Set-up (constructor, load, enable_tail) allocates and may throw; start, refill, ramp_down_now and the
+// queries are noexcept and allocation-free. The storage is bounded by the capacity given to the constructor.
 #pragma once
 
 #include "mpi/drivers/error_code.hpp"
@@ -53,7 +61,12 @@ class OffsetSequence {
   // sequence is unchanged.
   void load(std::span<const SequenceSegment> segments);
 
-  // Programs the table for the next trigger: the first min(total, kSeqSlots) steps into their slots,
+  // After load(): the sequence gets a tail ramping every channel to zero over `ramp_steps` (>= 1) steps.
+  // load() removes it. Throws std::invalid_argument for 0 and std::logic_error while a sequence runs.
+  void enable_tail(std::uint64_t ramp_steps);
+
+  // Programs the table for the next trigger: the first min(total, kSeqSlots) steps (with a tail: the first
+  // look_ahead_steps steps) into their slots,
   // SeqStepSamples, SeqWriteCount and the SeqControl enable bit. `look_ahead_steps` (1..kSeqSlots) is how
   // far beyond the logic's present step refill() keeps the table written. Refuses with sequence_empty,
   // invalid_step_samples, invalid_look_ahead, or acquisition_running (the table is read at the trigger).
@@ -66,6 +79,12 @@ class OffsetSequence {
   std::uint64_t refill() noexcept;
   // Disables the table for the next trigger (SeqControl enable bit cleared).
   void stop() noexcept;
+  // With a tail: the tail starts at the first step not yet written (if it has not started yet). The steps
+  // already written (at most the look-ahead beyond the logic's step) are still played.
+  void ramp_down_now() noexcept;
+  // First step of the tail (total_steps() until ramp_down_now()), and the first step at zero after it.
+  [[nodiscard]] std::uint64_t tail_start_step() const noexcept;
+  [[nodiscard]] std::uint64_t tail_zero_step() const noexcept;
 
   [[nodiscard]] std::uint64_t total_steps() const noexcept;    // all steps, repetitions expanded
   [[nodiscard]] std::uint64_t written_steps() const noexcept;  // steps handed to the table (SeqWriteCount)
@@ -90,7 +109,9 @@ class OffsetSequence {
     std::uint64_t first_step; // first expanded step
     std::uint64_t length;     // count * repetitions
   };
-  void write_next() noexcept;  // writes step next_ into its slot and advances the cursor
+  void write_next() noexcept;  // writes step next_ (of the sequence or its tail) into its slot and advances the cursor
+  void write_slot(const SequenceStep& step) noexcept;  // into step next_'s slot
+  [[nodiscard]] SequenceStep tail_step(std::uint64_t step) const noexcept;
   void seek(std::uint64_t step) noexcept;
 
   RegisterBus* bus_;
@@ -105,6 +126,11 @@ class OffsetSequence {
   std::uint64_t next_ = 0;
   std::size_t segment_ = 0;
   std::size_t position_ = 0;
+  // The tail.
+  std::uint64_t tail_ramp_steps_ = 0;  // 0: no tail
+  std::uint64_t tail_start_ = 0;
+  SequenceStep tail_from_{};
+  SequenceStep last_written_{};
 };
 
 }  // namespace mpi::drivers
