@@ -71,6 +71,9 @@ std::string board_mismatch(const config::ScannerDescription& scanner, const Boar
     return differs("[[receive.channel]]", fmt::format("{} receive channel(s)", scanner.receive.channels.size()),
                    fmt::format("{}", board.receive_channels));
   }
+  if (scanner.offset.size() > board.offset_channels) {
+    return differs("[[offset]]", fmt::format("{} offset channel(s)", scanner.offset.size()), fmt::format("{}", board.offset_channels));
+  }
   if (scanner.adc_channels() != board.adc_channels) {
     return differs("[[receive.channel]]", fmt::format("{} ADC channels (receive channels and one reference per drive)", scanner.adc_channels()),
                    fmt::format("{}", board.adc_channels));

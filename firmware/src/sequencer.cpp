@@ -2,6 +2,7 @@
 
 #include "mpi/drivers/register_map.hpp"
 #include "mpi/drivers/safety_io.hpp"
+#include "mpi/config/config_error.hpp"
 #include "mpi/firmware/scanner_limits.hpp"
 #include "mpi/protocol/framing.hpp"
 
@@ -26,6 +27,7 @@ const char* to_string(StopReason reason) noexcept {
     case StopReason::shutdown: return "firmware shutting down";
     case StopReason::no_trigger: return "acquisition did not start (the board did not acknowledge the trigger)";
     case StopReason::safety_fault: return "safety fault";
+    case StopReason::program_complete: return "scan program complete";
   }
   return "unknown";
 }
@@ -69,11 +71,17 @@ BoardGeometry read_board_geometry(const drivers::RegisterBus& bus) noexcept {
   g.ring_frames = std::uint64_t{1} << std::min<std::uint32_t>(bus.read32(kRingFramesLog2), 40);
   g.drive_channels = std::min<std::uint32_t>(bus.read32(kDriveChannels), kMaxDriveChannels);
   g.receive_channels = bus.read32(kReceiveChannels);
+  g.offset_channels = std::min<std::uint32_t>(bus.read32(kOffsetChannels), drivers::regmap::kMaxOffsetChannels);
   return g;
 }
 
 Sequencer::Sequencer(drivers::RegisterBus& bus, const config::ScannerDescription& scanner, Streamer& streamer)
-    : bus_(&bus), scanner_(scanner), streamer_(&streamer), board_(read_board_geometry(bus)), ring_(bus) {
+    : bus_(&bus),
+      scanner_(scanner),
+      streamer_(&streamer),
+      board_(read_board_geometry(bus)),
+      ring_(bus),
+      offset_sequence_(bus, drivers::SequenceCapacity{.segments = kMaxProgramSegments, .steps = kMaxProgramSteps}) {
   if (scanner_.drive.size() < board_.drive_channels) throw std::invalid_argument("the scanner description has fewer drive channels than the board");
   // The watchdog counts ADC samples while acquisition runs; kicked every tick, it expires only if the
   // control thread stalls for the whole timeout (see README: a plant running faster than real time can
@@ -82,6 +90,9 @@ Sequencer::Sequencer(drivers::RegisterBus& bus, const config::ScannerDescription
   drivers::SafetyIo(*bus_).set_watchdog_timeout(static_cast<std::uint32_t>(std::min(timeout_samples, 4.0e9)));
   heartbeat_timeout_ = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(kMissedHeartbeats * scanner_.safety.watchdog_timeout_s));
+  double slowest = 0.0;
+  for (const config::OffsetChannelDescription& o : scanner_.offset) slowest = std::max(slowest, o.rl_time_constant_s);
+  offset_settle_samples_ = static_cast<std::uint64_t>(std::ceil(5.0 * slowest * board_.adc_sample_rate_hz()));
 }
 
 CommandResult Sequencer::refuse(const char* command, const char* allowed) const {
@@ -269,8 +280,40 @@ CommandResult Sequencer::configure(const v1::Configure& request, v1::ConfigureRe
                                                             request.ramp_samples(), scanner_.safety.ramp_time_s, ramp_limit_samples));
   }
 
+  std::vector<bool> wanted(board_.drive_channels, false);
+  for (const v1::DriveChannelConfig& d : request.drive()) wanted[d.channel()] = true;
+  std::uint64_t cycle_samples = 0;
+  try {
+    cycle_samples = drive_cycle_samples(scanner_, wanted);
+  } catch (const config::ConfigError& e) {
+    return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("drive: {}", e.what()));
+  }
+  const bool with_program = request.has_program() && request.program().segments_size() > 0;
+  CompiledProgram program;
+  if (with_program) {
+    const std::string error = compile_program(request.program(), scanner_, board_.offset_channels, cycle_samples, request.ramp_samples(),
+                                              board_.adc_sample_rate_hz(), program);
+    if (!error.empty()) return R::error(v1::ERROR_INVALID_ARGUMENT, error);
+  }
+
   const std::lock_guard lock(mutex_);
   if ((phase_ != Phase::idle && phase_ != Phase::configured) || safe_) return refuse("Configure", "CONFIG or ARMED");
+  if (with_program) {
+    try {
+      offset_sequence_.load(program.segments);
+      offset_sequence_.enable_tail(program.tail_ramp_steps);
+    } catch (const std::exception& e) {
+      phase_ = Phase::idle;
+      configured_ = {};
+      program_loaded_ = false;
+      return R::error(v1::ERROR_INVALID_ARGUMENT, fmt::format("program: {}", e.what()));
+    }
+    program_ = std::move(program);
+  } else {
+    offset_sequence_.stop();
+    program_ = CompiledProgram{};
+  }
+  program_loaded_ = with_program;
   reply.Clear();
   std::array<bool, kMaxDriveChannels> configured{};
   for (int i = 0; i < request.drive_size(); ++i) {
@@ -314,6 +357,17 @@ CommandResult Sequencer::configure(const v1::Configure& request, v1::ConfigureRe
   chunk_samples_ = chunk;
   reply.set_ramp_samples(ramp_samples_);
   reply.set_chunk_samples(chunk_samples_);
+  reply.set_cycle_samples(cycle_samples);
+  if (program_loaded_) {
+    for (const ProgramSegment& segment : program_.layout) {
+      v1::RealisedSegment* out = reply.add_segments();
+      out->set_role(segment.role);
+      out->set_label(segment.label);
+      out->set_first_sample(segment.first_sample);
+      out->set_sample_count(segment.sample_count);
+    }
+    reply.set_program_end_sample(program_.end_sample());
+  }
   phase_ = Phase::configured;
   return {};
 }
@@ -335,6 +389,12 @@ CommandResult Sequencer::start(const v1::Start& request, std::uint64_t owner, st
   ramp_down_known_ = false;
   ramp_down_start_sample_ = 0;
   wait_ticks_ = 0;
+  if (program_loaded_) {
+    const drivers::ErrorCode code = offset_sequence_.start(program_.step_samples, program_.look_ahead_steps);
+    if (code != drivers::ErrorCode::ok) {
+      return CommandResult::error(v1::ERROR_HARDWARE, fmt::format("Start: the offset sequence table refused the program: {}", drivers::to_string(code)));
+    }
+  }
   control_loop_.start_scan(ramp_samples_);
   // Amplifiers on (off since the last scan ended), ramp (it applies at the trigger, sample 0), then
   // enable, then trigger.
@@ -398,6 +458,7 @@ void Sequencer::fill_status(v1::Status& status) const {
   const std::lock_guard lock(mutex_);
   status.set_state(state_locked());
   status.set_mode(mode_locked());
+  status.set_scan_id(scan_id_);
   for (std::size_t i = 0; i < fault_count_; ++i) {
     v1::Fault* out = status.add_faults();
     out->set_kind(faults_[i].kind);
@@ -439,6 +500,22 @@ void Sequencer::set_field_control(bool on) {
   field_control_enabled_ = on;
 }
 
+std::uint64_t Sequencer::field_reports_since(std::uint64_t seen, std::vector<FieldReportRecord>& out) const {
+  const std::lock_guard lock(mutex_);
+  const std::uint64_t total = control_loop_.reports_total();
+  const std::size_t held = control_loop_.report_count();
+  const std::uint64_t first_held = total - held;
+  for (std::size_t i = 0; i < held; ++i) {
+    if (first_held + i >= seen) out.push_back(control_loop_.report(i));
+  }
+  return total;
+}
+
+std::uint64_t Sequencer::latest_scan_id() const {
+  const std::lock_guard lock(mutex_);
+  return scan_id_;
+}
+
 std::string Sequencer::field_control_state() const {
   const std::lock_guard lock(mutex_);
   return control_loop_.reason();
@@ -474,6 +551,7 @@ void Sequencer::begin_ramp_down(StopReason reason) noexcept {
   for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
     if (configured_[ch]) drivers::DriveChannel(*bus_, ch).ramp_down();
   }
+  if (program_loaded_) offset_sequence_.ramp_down_now();  // after the steps already written
   phase_ = Phase::ramping_down;
 }
 
@@ -486,9 +564,15 @@ void Sequencer::power_down_configured() noexcept {
   }
 }
 
+std::uint64_t Sequencer::offsets_zero_sample() const noexcept {
+  return offset_sequence_.tail_zero_step() * program_.step_samples + offset_settle_samples_;
+}
+
 bool Sequencer::ramp_down_complete() const noexcept {
-  // The logic has applied our ramp-down (event at or after the command) and brought the factor to zero.
+  // The logic has applied our ramp-down (event at or after the command) and brought the factor to zero;
+  // the offsets' tail has reached zero and their coils have settled.
   const std::uint64_t wp = bus_->read64(kWritePointer);
+  if (program_loaded_ && wp < offsets_zero_sample()) return false;
   for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
     if (!configured_[ch]) continue;
     const drivers::DriveChannel channel(*bus_, ch);
@@ -508,6 +592,8 @@ void Sequencer::tick() noexcept {
     begin_ramp_down(StopReason::controller_lost);
   }
 
+  if (program_loaded_ && phase_ != Phase::idle && phase_ != Phase::configured) offset_sequence_.refill();
+
   switch (phase_) {
     case Phase::idle:
     case Phase::configured:
@@ -521,6 +607,7 @@ void Sequencer::tick() noexcept {
           // The board never started: nothing was driven (the ramp applies only at the trigger).
           reason_ = StopReason::no_trigger;
           power_down_configured();
+          if (program_loaded_) offset_sequence_.stop();
           streamer_->arm(scan_id_, chunk_samples_, ramp_samples_);
           streamer_->finish_at(0);
           phase_ = Phase::draining;
@@ -535,6 +622,8 @@ void Sequencer::tick() noexcept {
         begin_ramp_down(reason_);
       } else if (max_samples_ != 0 && bus_->read64(kWritePointer) >= std::uint64_t{ramp_samples_} + max_samples_) {
         begin_ramp_down(StopReason::max_samples);
+      } else if (program_loaded_ && bus_->read64(kWritePointer) >= program_.end_sample()) {
+        begin_ramp_down(StopReason::program_complete);  // the table's tail already ramps the offsets
       }
       break;
     case Phase::ramping_down:
@@ -565,9 +654,14 @@ void Sequencer::tick() noexcept {
       break;
     case Phase::ending:
       ++wait_ticks_;
-      if (streamer_->idle() && (!acquisition_running() || wait_ticks_ >= kStopAckTimeoutTicks)) phase_ = Phase::configured;
+      if (streamer_->idle() && (!acquisition_running() || wait_ticks_ >= kStopAckTimeoutTicks)) {
+        if (program_loaded_) offset_sequence_.stop();  // the next scan starts the table afresh
+        phase_ = Phase::configured;
+      }
       break;
   }
 }
+
+Streamer& Sequencer::streamer() const noexcept { return *streamer_; }
 
 }  // namespace mpi::firmware

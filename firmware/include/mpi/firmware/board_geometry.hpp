@@ -14,6 +14,7 @@ struct BoardGeometry {
   std::uint64_t ring_frames = 0;
   std::uint32_t drive_channels = 0;
   std::uint32_t receive_channels = 0;  // ADC channels [0, receive_channels) are receive coils
+  std::uint32_t offset_channels = 0;   // gradient/focus/bias channels of the sequence table
 
   [[nodiscard]] double adc_sample_rate_hz() const noexcept { return dac_clock_hz / adc_decimation; }
   // The ADC channel that carries the reference pickup (the coil field) of drive channel `drive`.

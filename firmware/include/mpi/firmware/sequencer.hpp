@@ -6,10 +6,13 @@
 // the loss of a supervised host's link, latches the fault (kind, channel, sample index), ramps every
 // drive channel down over the scan's ramp, switches the amplifiers off and enters SAFE until ClearFaults.
 //
-// The scan sequencer: validates and applies drive configurations, starts a scan (amplifier on, ramp up,
-// enable, trigger), and ends it safely whatever the cause (Stop, max_samples, controller lost, shutdown,
-// no trigger): ramp down, wait for zero field, disable the drive and its amplifier, let the streamer send
-// every sample up to the end of the ramp, stop acquisition, send StreamEnd. The control thread calls
+// The scan sequencer: validates and applies drive configurations and the scan program of the offset
+// channels (scan_program.hpp: background frames, ramp-up, gradient/focus patches, foreground frames,
+// ramp-down, relaxometry sweeps), starts a scan (amplifier on, ramp up, offset table, enable, trigger),
+// keeps the offset table written ahead of the logic, and ends the scan safely whatever the cause (the
+// program's end, Stop, max_samples, controller lost, shutdown, a fault, no trigger): the drive ramps down
+// and the offsets ramp to zero, it waits for zero field, disables the drive and its amplifier, lets the
+// streamer send every sample up to the end of the ramp, stops acquisition, sends StreamEnd. The control thread calls
 // tick() every millisecond; the I/O thread calls the commands. Both go through one short mutex; tick()
 // never allocates or logs.
 #pragma once
@@ -19,8 +22,10 @@
 #include "mpi/drivers/register_bus.hpp"
 #include "mpi/drivers/register_map.hpp"
 #include "mpi/drivers/adc_ring.hpp"
+#include "mpi/drivers/offset_sequence.hpp"
 #include "mpi/firmware/board_geometry.hpp"
 #include "mpi/firmware/field_control_loop.hpp"
+#include "mpi/firmware/scan_program.hpp"
 #include "mpi/firmware/streamer.hpp"
 #include "mpi/link/v1/link.pb.h"
 
@@ -43,7 +48,7 @@ struct CommandResult {
   static CommandResult error(link::v1::ErrorCode c, std::string m) { return {c, std::move(m)}; }
 };
 
-enum class StopReason { stop_requested, max_samples, controller_lost, shutdown, no_trigger, safety_fault };
+enum class StopReason { stop_requested, max_samples, controller_lost, shutdown, no_trigger, safety_fault, program_complete };
 
 // A fault the supervisor latched.
 struct LatchedFault {
@@ -73,9 +78,11 @@ class Sequencer {
   [[nodiscard]] const config::ScannerDescription& scanner() const noexcept { return scanner_; }
 
   // Validates every field against the board and the scanner description (each channel's frequency, its
-  // amplitude limit, the hard field cap, the coil's slew limit, DAC full scale; the message names the
-  // first bad field and the limit), writes the drive registers and the DAC limits, and powers the
-  // amplifiers of the configured channels (those of the other channels off).
+  // amplitude limit, the hard field cap, the coil's slew limit, DAC full scale; the program's steps against
+  // the offset channels' limits; the message names the first bad field and the limit), writes the drive
+  // registers and the DAC limits, loads the program into the offset table, and powers the amplifiers of
+  // the configured channels (those of the other channels off). The reply gives the realised drive, the
+  // drive cycle in samples and where each program segment lies in the stream.
   CommandResult configure(const link::v1::Configure& request, link::v1::ConfigureReply& reply);
   // Starts a scan owned by controller `owner`; `scan_id` receives the tag of its frames.
   // A `supervised` owner sends heartbeats: missing kMissedHeartbeats periods, or losing its link, is a fault.
@@ -106,6 +113,11 @@ class Sequencer {
   // it is enabled. Off by default here (boards in unit tests carry no field signal); the daemon turns it on
   // unless started with --no-field-control.
   void set_field_control(bool on);
+  // The drive-field control reports made after the first `seen` ones (at most the loop's history, oldest
+  // first) are appended to `out`; returns the count of reports ever made (pass it as `seen` next time).
+  std::uint64_t field_reports_since(std::uint64_t seen, std::vector<FieldReportRecord>& out) const;
+  // The id of the latest scan started (0: none yet).
+  [[nodiscard]] std::uint64_t latest_scan_id() const;
   // Why the loop does not run for the present configuration ("" when it runs).
   [[nodiscard]] std::string field_control_state() const;
 
@@ -127,6 +139,7 @@ class Sequencer {
   [[nodiscard]] bool acquisition_running() const noexcept;
 
   void power_down_configured() noexcept;  // drive and amplifier off, with mutex_ held, ramp factor 0
+  [[nodiscard]] std::uint64_t offsets_zero_sample() const noexcept;  // the offsets' tail is at zero and settled
 
   drivers::RegisterBus* bus_;
   config::ScannerDescription scanner_;
@@ -141,6 +154,11 @@ class Sequencer {
   std::array<bool, drivers::regmap::kMaxDriveChannels> configured_{};
   std::uint32_t ramp_samples_ = 1;
   std::uint32_t chunk_samples_ = kDefaultChunkSamples;
+  // The scan program (offset sequence table).
+  drivers::OffsetSequence offset_sequence_;
+  CompiledProgram program_;
+  bool program_loaded_ = false;
+  std::uint64_t offset_settle_samples_ = 0;  // 5 time constants of the slowest offset coil
   // The scan.
   std::uint64_t scan_id_ = 0;
   std::uint64_t owner_ = 0;
@@ -167,6 +185,10 @@ class Sequencer {
   std::atomic<std::uint64_t> faults_total_{0};
   std::atomic<std::chrono::steady_clock::rep> last_heartbeat_{0};
   std::chrono::steady_clock::duration heartbeat_timeout_{};
+
+ public:
+  // The streamer the scans stream through (the link server rewinds it for Resume).
+  [[nodiscard]] Streamer& streamer() const noexcept;
 };
 
 }  // namespace mpi::firmware
