@@ -4,11 +4,14 @@
 //
 //   mpi-plant --shm NAME --scanner FILE (--plan FILE | --tracer FILE --phantom FILE) [--seed N]
 //             [--faults FILE] [--control FILE] [--pace X] [--counter-pattern]
+//             [--field-trace FILE [--field-trace-block N]]
 //
 // --pace 1 (default) runs in step with the wall clock like the hardware; 0 as fast as possible. The samples
 // are the same either way. --control names a file polled every ~10 ms: each line appended to it is a fault
 // command (faults.hpp) applied at the sample the plant is at. --counter-pattern: the ADC frames carry the
-// counter pattern (counter_pattern.hpp) instead of the physics, to check streaming. Bad input: exit 2, "mpi-plant: <message>".
+// counter pattern (counter_pattern.hpp) instead of the physics, to check streaming. --field-trace: the plant records
+// the field it applied (field_trace.hpp) and writes it to FILE whenever an acquisition stops and at exit
+// (the whole run each time: every scan so far). Bad input: exit 2, "mpi-plant: <message>".
 #include "mpi/drivers/shared_memory_region.hpp"
 #include "mpi/hil/control_file.hpp"
 #include "mpi/hil/plant.hpp"
@@ -26,6 +29,7 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -54,7 +58,19 @@ constexpr std::uint32_t kBlockFrames = 4096;
 constexpr auto kIdleSleep = std::chrono::microseconds(200);
 constexpr auto kControlPollPeriod = std::chrono::milliseconds(10);
 
-void run(mpi::hil::Plant& plant, double pace, mpi::hil::ControlFile* control) {
+// Writes the field trace (when one is recorded); a failure is logged, the plant runs on.
+bool write_trace(const mpi::hil::Plant& plant, const std::string& file) {
+  if (plant.field_trace() == nullptr || file.empty()) return true;
+  try {
+    mpi::hil::write_field_trace(*plant.field_trace(), std::filesystem::path(file));
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return false;
+  }
+}
+
+void run(mpi::hil::Plant& plant, double pace, mpi::hil::ControlFile* control, const std::string& trace_file) {
   using Clock = std::chrono::steady_clock;
   Clock::time_point anchor = Clock::now();  // wall time at which `advanced` counted from 0
   double advanced = 0.0;                    // sample periods the plant advanced since the anchor
@@ -79,7 +95,9 @@ void run(mpi::hil::Plant& plant, double pace, mpi::hil::ControlFile* control) {
       budget = due > advanced ? static_cast<std::uint32_t>(std::min<double>(due - advanced, kBlockFrames)) : 0U;
     }
     const std::uint64_t triggers = plant.trigger_count();
+    const bool was_running = plant.running();
     const std::uint64_t generated = plant.step(budget);
+    if (was_running && !plant.running()) write_trace(plant, trace_file);
     if (plant.trigger_count() != triggers) {
       anchor = now;  // sample 0 of this acquisition
       advanced = static_cast<double>(generated);
@@ -106,6 +124,8 @@ int main(int argc, char** argv) {
   std::string phantom_file;
   std::string faults_file;
   std::string control_file;
+  std::string trace_file;
+  std::uint32_t trace_block = 0;
   std::optional<std::uint64_t> seed;
   double pace = 1.0;
   bool counter_pattern = false;
@@ -123,6 +143,11 @@ int main(int argc, char** argv) {
   app.add_option("--pace", pace, "sample time per wall-clock time: 1 real time, 0 as fast as possible")
       ->check(CLI::Range(0.0, 1e6));
   app.add_flag("--counter-pattern", counter_pattern, "ADC frame n, channel c carries the low 16 bits of n * channels + c instead of physics");
+  auto* trace = app.add_option("--field-trace", trace_file,
+                                "write the applied field per block of samples (peak, slew, ramp factor; offsets' mean) to this CSV file");
+  app.add_option("--field-trace-block", trace_block, "field trace block length in samples (default: one period of the lowest drive frequency)")
+      ->check(CLI::Range(1U, 1U << 30))
+      ->needs(trace);
   try {
     app.parse(argc, argv);
     if (plan_file.empty() && tracer_file.empty()) throw CLI::ValidationError("--plan or --tracer and --phantom", "one is required");
@@ -147,7 +172,10 @@ int main(int argc, char** argv) {
     mpi::hil::PlantOptions options;
     options.counter_pattern = counter_pattern;
     options.watchdog_time_scale = pace;  // the surveillance unit measures wall-clock time
+    options.field_trace = !trace_file.empty();
+    options.field_trace_block_samples = trace_block;
     plant.emplace(config, region->base(), options);
+    if (!trace_file.empty()) mpi::hil::write_field_trace(*plant->field_trace(), std::filesystem::path(trace_file));  // writable?
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mpi-plant: %s\n", e.what());
     return 2;
@@ -160,7 +188,12 @@ int main(int argc, char** argv) {
   if (pace == 0.0) spdlog::warn("--pace 0: the board watchdog is not simulated (it measures wall-clock time)");
   std::cout << "plant ready shm=" << shm << std::endl;
 
-  run(*plant, pace, control ? &*control : nullptr);
+  if (!trace_file.empty()) {
+    spdlog::info("field trace: {} (blocks of {} samples, at most {} blocks)", trace_file, plant->field_trace()->header().block_samples,
+                 plant->field_trace()->max_blocks());
+  }
+  run(*plant, pace, control ? &*control : nullptr, trace_file);
   spdlog::info("stopping");
-  return 0;  // the region's destructor unlinks it
+  plant->close_field_trace_block();
+  return write_trace(*plant, trace_file) ? 0 : 1;  // the region's destructor unlinks it
 }

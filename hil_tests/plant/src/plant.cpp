@@ -167,6 +167,21 @@ Plant::Plant(const PlantConfig& config, std::byte* region_base, PlantOptions opt
   std::stable_sort(schedule_.begin(), schedule_.end(), [](const Fault& a, const Fault& b) { return a.at_s < b.at_s; });
   for (const Fault& f : schedule_) schedule_sample_.push_back(to_samples(f.at_s, fs_));
 
+  if (options_.field_trace) {
+    FieldTraceHeader header;
+    header.scanner = s.name;
+    header.sample_rate_hz = fs_;
+    std::vector<double> frequencies;
+    for (const auto& desc : s.drive) {
+      header.drive_names.push_back(desc.name);
+      frequencies.push_back(desc.frequency_hz());
+    }
+    for (const auto& desc : s.offset) header.offset_names.push_back(desc.name);
+    header.block_samples = options_.field_trace_block_samples != 0 ? options_.field_trace_block_samples
+                                                                   : default_field_trace_block(fs_, frequencies);
+    trace_ = std::make_unique<FieldTrace>(std::move(header), options_.field_trace_max_blocks);
+  }
+
   interlock_closed_ = s.safety.interlock_closed_at_start;
   publish();
 }
@@ -407,11 +422,13 @@ void Plant::trigger() noexcept {
   try_build_ = false;
   recorded_fields_.clear();
   recorded_inputs_.clear();
+  if (trace_) trace_->begin_scan(triggers_);
   start_fresh();
 }
 
 void Plant::stop() noexcept {
   running_ = false;
+  if (trace_ && phys_ > 0) close_trace_block(phys_ - 1);  // the partial last block, before the ramps freeze
   for (Drive& dr : drives_) dr.ramp.stop_at(phys_);
   cached_ = false;
 }

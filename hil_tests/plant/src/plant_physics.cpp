@@ -297,6 +297,7 @@ std::int16_t Plant::adc(double volts, unsigned channel) noexcept {
 
 void Plant::emit(std::uint64_t p, const Eigen::Vector3d* eq_even, const Eigen::Vector3d* eq_odd, const Eigen::Vector3d& drive_odd,
                  const double* scalars_even, const Eigen::Vector3d& total_even, bool write) noexcept {
+  if (trace_) trace_sample(p, scalars_even);
   Eigen::Vector3d dmu = Eigen::Vector3d::Zero();
   for (std::size_t i = 0; i < modes_; ++i) {
     const recon::DebyeStep& debye = debye_[i];
@@ -338,6 +339,24 @@ void Plant::emit(std::uint64_t p, const Eigen::Vector3d* eq_even, const Eigen::V
     recorded_fields_.push_back(total_even);
     recorded_inputs_.insert(recorded_inputs_.end(), inputs_.begin(), inputs_.end());
   }
+}
+
+// --- field trace ---
+
+void Plant::trace_sample(std::uint64_t p, const double* scalars) noexcept {
+  std::array<double, kMaxOffsetChannels> offset{};
+  for (unsigned o = 0; o < offset_count_; ++o) offset[o] = offsets_[o].field_t;
+  if (trace_->add(p, scalars, offset.data())) close_trace_block(p);
+}
+
+void Plant::close_field_trace_block() noexcept {
+  if (trace_ && running_ && phys_ > 0) close_trace_block(phys_ - 1);
+}
+
+void Plant::close_trace_block(std::uint64_t last) noexcept {
+  std::array<double, kMaxDriveChannels> factors{};
+  for (unsigned d = 0; d < drive_count_; ++d) factors[d] = drives_[d].ramp.factor(static_cast<double>(last));
+  trace_->close_block(factors.data());
 }
 
 }  // namespace mpi::hil

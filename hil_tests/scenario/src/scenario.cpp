@@ -36,6 +36,7 @@ Scenario::Scenario(const ScenarioPrograms& programs, const ScenarioFiles& files)
   if (files.seed) plant_args.insert(plant_args.end(), {"--seed", std::to_string(*files.seed)});
   if (!files.faults.empty()) plant_args.insert(plant_args.end(), {"--faults", files.faults.string()});
   if (!files.control.empty()) plant_args.insert(plant_args.end(), {"--control", files.control.string()});
+  if (!files.field_trace.empty()) plant_args.insert(plant_args.end(), {"--field-trace", files.field_trace.string()});
   plant_ = std::make_unique<ChildProcess>(plant_args, log("plant"));
   plant_->wait_for_line("plant ready", std::chrono::seconds(30));
   firmware_ = std::make_unique<ChildProcess>(

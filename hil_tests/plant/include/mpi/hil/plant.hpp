@@ -56,6 +56,7 @@
 #include "mpi/hil/counter_pattern.hpp"
 #include "mpi/hil/dds.hpp"
 #include "mpi/hil/faults.hpp"
+#include "mpi/hil/field_trace.hpp"
 #include "mpi/hil/gaussian_noise.hpp"
 #include "mpi/hil/notch_filter.hpp"
 #include "mpi/hil/plant_config.hpp"
@@ -84,6 +85,12 @@ struct PlantOptions {
   // timeout stays the same in wall-clock time; 0 (an unpaced plant has no wall-clock relation) leaves the
   // watchdog unsimulated. Tests that step the plant themselves keep 1: the timeout counts samples.
   double watchdog_time_scale = 1.0;
+  // Field trace (field_trace.hpp): off by default (one untaken branch per sample). Block length in samples,
+  // 0 = one period of the lowest drive frequency (default_field_trace_block); at most field_trace_max_blocks
+  // blocks over all acquisitions are kept.
+  bool field_trace = false;
+  std::uint32_t field_trace_block_samples = 0;
+  std::size_t field_trace_max_blocks = FieldTrace::kDefaultMaxBlocks;
 };
 
 struct PlantStatistics {
@@ -124,6 +131,12 @@ class Plant {
   [[nodiscard]] const recon::ParticleSignalModel& model() const noexcept { return *model_; }
   [[nodiscard]] PlantStatistics statistics() const noexcept { return stats_; }
   [[nodiscard]] bool pattern_active() const noexcept { return cached_; }
+  // With options.field_trace: the trace of the field applied so far (the open block of a running
+  // acquisition is not in it yet); nullptr otherwise.
+  [[nodiscard]] const FieldTrace* field_trace() const noexcept { return trace_.get(); }
+  // Closes the open block of a running acquisition so that field_trace() holds every sample generated so
+  // far (before writing the trace at exit); a later sample starts a new block.
+  void close_field_trace_block() noexcept;
   // Temperature of a coil (drive channels first, then offset channels), in K.
   [[nodiscard]] double coil_temperature_k(std::size_t coil) const { return coil_temperature_k_.at(coil); }
 
@@ -253,6 +266,8 @@ class Plant {
   void emit(std::uint64_t p, const Eigen::Vector3d* eq_even, const Eigen::Vector3d* eq_odd, const Eigen::Vector3d& drive_odd,
             const double* scalars_even, const Eigen::Vector3d& total_even, bool write) noexcept;
   [[nodiscard]] std::int16_t adc(double volts, unsigned channel) noexcept;
+  void trace_sample(std::uint64_t p, const double* scalars) noexcept;
+  void close_trace_block(std::uint64_t last) noexcept;
   void set_sources(std::vector<recon::ParticleSource> sources);
 
   PlantConfig config_;
@@ -348,6 +363,8 @@ class Plant {
   bool try_build_ = false;
   Pattern pattern_;
   PlantStatistics stats_;
+
+  std::unique_ptr<FieldTrace> trace_;
 
   std::vector<Eigen::Vector3d> recorded_fields_;
   std::vector<double> recorded_inputs_;

@@ -30,6 +30,8 @@ struct ScenarioFiles {
   std::filesystem::path faults;    // scheduled faults for the plant (TOML); empty: the plan's, if any
   std::filesystem::path control;   // a control file the plant polls for commands; empty: none
   std::filesystem::path plant_scanner;  // the plant's own scanner description (its truth); empty: `scanner`
+  std::filesystem::path field_trace;    // the plant writes its field trace here (mpi-plant --field-trace) when an
+                                        // acquisition stops and when it exits; empty: none
 };
 
 class Scenario {
