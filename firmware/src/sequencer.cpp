@@ -53,6 +53,7 @@ std::string describe(const LatchedFault& fault, const config::ScannerDescription
     case v1::FAULT_KIND_INTERLOCK_OPEN: what = "interlock opened"; break;
     case v1::FAULT_KIND_WATCHDOG: what = "board watchdog expired"; break;
     case v1::FAULT_KIND_FIELD_CONTROL: what = "drive-field control"; break;
+    case v1::FAULT_KIND_OUT_OF_LIMIT: what = "output commanded beyond its limit (clamped by the logic)"; break;
     default: what = "unknown fault"; break;
   }
   if (fault.control != ControlVerdict::ok) what = fmt::format("drive-field control: {}", to_string(fault.control));
@@ -90,9 +91,12 @@ Sequencer::Sequencer(drivers::RegisterBus& bus, const config::ScannerDescription
   drivers::SafetyIo(*bus_).set_watchdog_timeout(static_cast<std::uint32_t>(std::min(timeout_samples, 4.0e9)));
   heartbeat_timeout_ = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(kMissedHeartbeats * scanner_.safety.watchdog_timeout_s));
+  // After a ramp reaches zero the coil currents still decay with their RL time constants: acquisition
+  // runs on for kSettleTimeConstants of the slowest coil, so the stream ends at zero field.
   double slowest = 0.0;
+  for (const config::DriveChannelDescription& d : scanner_.drive) slowest = std::max(slowest, d.rl_time_constant_s);
   for (const config::OffsetChannelDescription& o : scanner_.offset) slowest = std::max(slowest, o.rl_time_constant_s);
-  offset_settle_samples_ = static_cast<std::uint64_t>(std::ceil(5.0 * slowest * board_.adc_sample_rate_hz()));
+  settle_samples_ = static_cast<std::uint64_t>(std::ceil(kSettleTimeConstants * slowest * board_.adc_sample_rate_hz()));
 }
 
 CommandResult Sequencer::refuse(const char* command, const char* allowed) const {
@@ -132,6 +136,7 @@ CommandResult Sequencer::clear_faults() {
   io.clear_latched(latched);
   drivers::DriveStatus drive_bits;
   drive_bits.amplifier_fault = true;
+  drive_bits.clamped = true;
   for (unsigned ch = 0; ch < board_.drive_channels; ++ch) drivers::DriveChannel(*bus_, ch).clear_status(drive_bits);
   const drivers::SafetyStatus now = io.status();
   const char* persists = !now.interlock_closed ? "the interlock is open"
@@ -168,10 +173,14 @@ void Sequencer::supervise() noexcept {
   if (status.watchdog_expired) fault |= latch(v1::FAULT_KIND_WATCHDOG, -1, wp);
   bool channel_amplifier = false;
   for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
-    if (configured_[ch] && drivers::DriveChannel(*bus_, ch).status().amplifier_fault) {
+    if (!configured_[ch]) continue;
+    const drivers::DriveStatus drive = drivers::DriveChannel(*bus_, ch).status();
+    if (drive.amplifier_fault) {
       fault |= latch(v1::FAULT_KIND_AMPLIFIER, static_cast<int>(ch), wp);
       channel_amplifier = true;
     }
+    // The logic held an output at its calibrated limit: something commanded more than the coil may take.
+    if (drive.clamped && phase_ != Phase::configured) fault |= latch(v1::FAULT_KIND_OUT_OF_LIMIT, static_cast<int>(ch), wp);
   }
   // The board-wide bit without a channel's: wait one tick, the channel's status may be published later.
   const bool board_amplifier = status.amplifier_fault && !channel_amplifier;
@@ -398,6 +407,11 @@ CommandResult Sequencer::start(const v1::Start& request, std::uint64_t owner, st
   control_loop_.start_scan(ramp_samples_);
   // Amplifiers on (off since the last scan ended), ramp (it applies at the trigger, sample 0), then
   // enable, then trigger.
+  drivers::DriveStatus stale;  // a clamp from before this scan is not this scan's
+  stale.clamped = true;
+  for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
+    if (configured_[ch]) drivers::DriveChannel(*bus_, ch).clear_status(stale);
+  }
   for (unsigned ch = 0; ch < board_.drive_channels; ++ch) {
     if (configured_[ch]) drivers::DriveChannel(*bus_, ch).enable_amplifier(true);
   }
@@ -565,7 +579,7 @@ void Sequencer::power_down_configured() noexcept {
 }
 
 std::uint64_t Sequencer::offsets_zero_sample() const noexcept {
-  return offset_sequence_.tail_zero_step() * program_.step_samples + offset_settle_samples_;
+  return offset_sequence_.tail_zero_step() * program_.step_samples + settle_samples_;
 }
 
 bool Sequencer::ramp_down_complete() const noexcept {
@@ -578,6 +592,7 @@ bool Sequencer::ramp_down_complete() const noexcept {
     const drivers::DriveChannel channel(*bus_, ch);
     const std::uint64_t event = channel.ramp_event_sample();
     if (channel.ramp_factor() != 0.0 || event < ramp_down_command_sample_ || wp <= event) return false;
+    if (wp < event + ramp_samples_ + settle_samples_) return false;  // the coil current has decayed
   }
   return true;
 }

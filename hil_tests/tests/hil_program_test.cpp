@@ -206,8 +206,8 @@ TEST(HilProgram, XSpacePatchesPlayStepByStepAndTheFocusFieldRampsToZeroAfterward
   EXPECT_TRUE(stream.contiguous);
   EXPECT_FALSE(stream.lost_steps) << "a step of the program was lost";
   EXPECT_GE(stream.end.ramp_down_start_sample(), layout.program_end_sample());
-  // Acquisition ran until the tail reached zero and the focus coil settled (5 time constants of 200 us).
-  const std::uint64_t zero_sample = (program.size() + kTailSteps) * kStep + static_cast<std::uint64_t>(5 * 200e-6 * kSampleRate);
+  // Acquisition ran until the tail reached zero and the slowest coil settled (10 time constants of 200 us).
+  const std::uint64_t zero_sample = (program.size() + kTailSteps) * kStep + static_cast<std::uint64_t>(10 * 200e-6 * kSampleRate);
   EXPECT_GE(stream.end.end_sample(), zero_sample);
 
   // Every step seen shows the program's code; after the program, the tail from its last value.

@@ -70,6 +70,9 @@ class Sequencer {
   static constexpr std::uint32_t kStopAckTimeoutTicks = 200;
   static constexpr std::size_t kMaxFaults = 16;
   static constexpr int kMissedHeartbeats = 3;
+  // Time constants of the slowest coil that acquisition runs on after a ramp reaches zero (e^-10: the
+  // current left is below 1e-4 of what it was).
+  static constexpr double kSettleTimeConstants = 10.0;
 
   // `scanner` must describe the board behind `bus` (see board_mismatch in scanner_limits.hpp).
   Sequencer(drivers::RegisterBus& bus, const config::ScannerDescription& scanner, Streamer& streamer);
@@ -158,7 +161,7 @@ class Sequencer {
   drivers::OffsetSequence offset_sequence_;
   CompiledProgram program_;
   bool program_loaded_ = false;
-  std::uint64_t offset_settle_samples_ = 0;  // 5 time constants of the slowest offset coil
+  std::uint64_t settle_samples_ = 0;  // kSettleTimeConstants of the slowest drive or offset coil
   // The scan.
   std::uint64_t scan_id_ = 0;
   std::uint64_t owner_ = 0;
