@@ -67,7 +67,7 @@ TEST(ScanProgram, SegmentsAreLaidOutInWholeStepsFromTheTrigger) {
   EXPECT_EQ(out.total_steps, 26U);
   EXPECT_EQ(out.end_sample(), 130000U);
   EXPECT_EQ(out.tail_ramp_steps, 5U);   // 25000 / 5000
-  EXPECT_EQ(out.look_ahead_steps, 5U);  // 10 ms at 2.5 MS/s / 5000
+  EXPECT_EQ(out.look_ahead_steps, 25U);  // 50 ms at 2.5 MS/s / 5000
   EXPECT_EQ(out.segments[1].kind, drivers::SegmentKind::ramp_up);
   EXPECT_EQ(out.segments[2].kind, drivers::SegmentKind::regular);
   EXPECT_EQ(out.segments[3].kind, drivers::SegmentKind::ramp_down);

@@ -6,8 +6,8 @@
 // S = step_samples, a whole number of drive cycles so that every step holds whole frames. After the last
 // step, and from the first step not yet written when a scan ends early, the table's tail ramps every offset
 // channel to zero over the scan's ramp (at least kMinTailSteps steps: never in one jump) and holds zero.
-// The sequencer keeps at most `look_ahead_steps` steps (about kLookAheadSeconds) written ahead of the
-// logic, so an early end reaches the offsets that soon.
+// The sequencer keeps `look_ahead_steps` steps (about kLookAheadSeconds) written ahead of the logic: a
+// control thread held up for less never loses a step, and an early end reaches the offsets that soon.
 #pragma once
 
 #include "mpi/config/scanner_description.hpp"
@@ -21,7 +21,7 @@
 namespace mpi::firmware {
 
 inline constexpr std::uint64_t kMinTailSteps = 4;
-inline constexpr double kLookAheadSeconds = 0.01;
+inline constexpr double kLookAheadSeconds = 0.05;
 inline constexpr std::size_t kMaxProgramSegments = 64;
 inline constexpr std::size_t kMaxProgramSteps = 65536;  // distinct steps, before repetition
 
