@@ -15,7 +15,7 @@ bool FrameQueue::reslice(std::size_t slot_bytes) noexcept {
   const std::size_t count = std::min(slots_.size(), arena_bytes_ / slot_bytes);
   if (count < 2) return false;
   for (std::size_t i = 0; i < count; ++i) {
-    slots_[i] = FrameSlot{std::span<std::byte>(arena_.get() + i * slot_bytes, slot_bytes), 0, 0};
+    slots_[i] = FrameSlot{std::span<std::byte>(arena_.get() + i * slot_bytes, slot_bytes), 0, 0, 0};
   }
   slot_bytes_.store(slot_bytes, std::memory_order_relaxed);
   count_.store(count, std::memory_order_release);

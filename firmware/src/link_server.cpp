@@ -24,6 +24,9 @@ namespace {
 constexpr auto kLingerTime = std::chrono::seconds(2);
 // How often the I/O thread looks for faults the supervisor latched while no stream wakes it.
 constexpr auto kFaultPollPeriod = std::chrono::milliseconds(10);
+// How often it looks for new drive-field control reports: well within the loop's history (32 reports,
+// at most one per channel per millisecond block, and the block after a DAC change is skipped).
+constexpr auto kFieldReportPollPeriod = std::chrono::milliseconds(2);
 
 std::string endpoint_text(const tcp::socket& socket) {
   error_code ec;
@@ -87,7 +90,7 @@ void linger_close(asio::io_context& io, const SessionPtr& session) {
 }  // namespace
 
 LinkServer::LinkServer(asio::io_context& io, const tcp::endpoint& endpoint, Sequencer& sequencer, FrameQueue& queue, const Wakeup& wakeup)
-    : io_(&io), acceptor_(io), fault_timer_(io), sequencer_(&sequencer), queue_(&queue), wakeup_(io, wakeup.duplicate_descriptor()) {
+    : io_(&io), acceptor_(io), fault_timer_(io), field_timer_(io), sequencer_(&sequencer), queue_(&queue), wakeup_(io, wakeup.duplicate_descriptor()) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(tcp::acceptor::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -103,6 +106,7 @@ void LinkServer::start() {
   accept();
   wait_for_wakeup();
   watch_faults();
+  watch_field_reports();
 }
 
 void LinkServer::stop_accepting() {
@@ -124,6 +128,7 @@ void LinkServer::close() {
   error_code ignored;
   wakeup_.close(ignored);
   fault_timer_.cancel();
+  field_timer_.cancel();
 }
 
 bool LinkServer::flushed() const noexcept {
@@ -271,6 +276,17 @@ void LinkServer::handle(const std::shared_ptr<Session>& session, const v1::Envel
       }
       scan_id_ = scan_id;
       scan_owner_ = session->id;
+      // No resume can come between here and the trigger (the streamer does not have the new scan yet).
+      stream_resume_ = sequencer_->streamer().resumes();
+      sequencer_->fill_status(*reply.mutable_status());
+      break;
+    }
+    case v1::Envelope::kResume: {
+      const CommandResult result = resume(*session, request.resume());
+      if (!result.ok()) {
+        send_error(*session, id, result.code, result.message);
+        return;
+      }
       sequencer_->fill_status(*reply.mutable_status());
       break;
     }
@@ -380,6 +396,78 @@ void LinkServer::watch_faults() {
   });
 }
 
+CommandResult LinkServer::resume(Session& session, const v1::Resume& request) {
+  Streamer& streamer = sequencer_->streamer();
+  const std::uint64_t latest = sequencer_->latest_scan_id();
+  const std::uint64_t from = request.from_sample();
+  if (latest == 0) return CommandResult::error(v1::ERROR_NOT_ALLOWED, "Resume: no scan has been started since the firmware started");
+  if (request.scan_id() != 0 && request.scan_id() != latest) {
+    return CommandResult::error(v1::ERROR_INVALID_ARGUMENT,
+                                fmt::format("Resume: scan_id = {} is not the latest scan: only scan {} can be resumed (or 0 for it)",
+                                            request.scan_id(), latest));
+  }
+  // The streamer takes a scan's id at its trigger; Start and Resume both come through this thread, so no
+  // newer scan can be armed between this check and the rewind below.
+  if (streamer.scan_id() != latest) {
+    return CommandResult::error(v1::ERROR_NOT_ALLOWED, fmt::format("Resume: scan {} has not begun acquiring yet", latest));
+  }
+  const std::uint64_t end = streamer.end_sample();
+  v1::Status status;
+  sequencer_->fill_status(status);
+  const std::uint64_t write_pointer = status.write_pointer();
+  if (end != UINT64_MAX && from > end) {
+    return CommandResult::error(v1::ERROR_INVALID_ARGUMENT,
+                                fmt::format("Resume: from_sample = {} is beyond the end of scan {}: its stream ends at sample {}", from, latest, end));
+  }
+  if (end == UINT64_MAX && from > write_pointer) {
+    return CommandResult::error(v1::ERROR_INVALID_ARGUMENT,
+                                fmt::format("Resume: from_sample = {} is beyond the write pointer of the running scan {}: sample {}", from,
+                                            latest, write_pointer));
+  }
+  const std::uint64_t oldest = streamer.oldest_resumable(write_pointer);
+  if (from < oldest) {
+    return CommandResult::error(v1::ERROR_INVALID_ARGUMENT,
+                                fmt::format("Resume: from_sample = {} is no longer in the ring: the oldest sample held is {}", from, oldest));
+  }
+  stream_resume_ = streamer.resume(from);
+  scan_id_ = latest;
+  scan_owner_ = session.id;
+  spdlog::info("host {} resumed the stream of scan {} from sample {}", session.peer, latest, from);
+  return {};
+}
+
+void LinkServer::report_field() {
+  field_records_.clear();
+  field_reports_seen_ = sequencer_->field_reports_since(field_reports_seen_, field_records_);
+  if (field_records_.empty()) return;
+  const std::shared_ptr<Session> session = active_;
+  if (!session || !session->open || !session->greeted || session->close_when_flushed) return;
+  for (const FieldReportRecord& record : field_records_) {
+    v1::Envelope message;
+    v1::FieldReport* report = message.mutable_field_report();
+    report->set_first_sample(record.first_sample);
+    report->set_channel(record.channel);
+    report->set_target_t(record.target_t);
+    report->set_measured_t(record.measured_t);
+    report->set_measured_phase_rad(record.measured_phase_rad);
+    report->set_applied_amplitude(record.applied_amplitude);
+    report->set_applied_phase_rad(record.applied_phase_rad);
+    report->set_verdict(std::string(to_string(record.verdict)));
+    session->outgoing.emplace_back();
+    protocol::append_frame(message, session->outgoing.back());
+  }
+  pump();
+}
+
+void LinkServer::watch_field_reports() {
+  field_timer_.expires_after(kFieldReportPollPeriod);
+  field_timer_.async_wait([this](const error_code& ec) {
+    if (ec || closed_) return;
+    report_field();
+    watch_field_reports();
+  });
+}
+
 void LinkServer::pump() {
   const std::shared_ptr<Session> session = active_;
   report_faults(session.get());
@@ -387,7 +475,7 @@ void LinkServer::pump() {
   if (!slot_in_flight_) {
     // Frames of a scan whose controller is gone are dropped.
     while (const FrameSlot* frame = queue_->front()) {
-      if (streaming_to_session && frame->tag == scan_id_) break;
+      if (streaming_to_session && frame->tag == scan_id_ && frame->resume == stream_resume_) break;
       queue_->pop();
     }
   }

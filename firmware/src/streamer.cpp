@@ -58,11 +58,17 @@ void Streamer::stop_thread() noexcept {
   if (thread_.joinable()) thread_.join();
 }
 
-bool Streamer::idle() const noexcept { return phase_.load(std::memory_order_acquire) == Phase::idle; }
+bool Streamer::idle() const noexcept {
+  // A resume not yet taken makes the streamer busy already: a new scan must not be armed under it.
+  return phase_.load(std::memory_order_acquire) == Phase::idle &&
+         resumes_requested_.load(std::memory_order_acquire) == resumes_applied_.load(std::memory_order_acquire);
+}
 
 void Streamer::arm(std::uint64_t scan_id, std::uint32_t chunk_samples, std::uint32_t ramp_samples) noexcept {
   if (!idle()) return;
-  scan_id_ = scan_id;
+  // The resume count runs on from scan to scan (resetting it would race with apply_resume()).
+  stream_resume_ = resumes_applied_.load(std::memory_order_acquire);
+  align_next_ = false;
   chunk_samples_ = std::clamp<std::uint32_t>(chunk_samples, 1, max_chunk_samples(ring_.channels()));
   ramp_samples_ = ramp_samples;
   ramp_down_from_.store(UINT64_MAX, std::memory_order_relaxed);
@@ -74,6 +80,8 @@ void Streamer::arm(std::uint64_t scan_id, std::uint32_t chunk_samples, std::uint
   sliced_ = false;
   next_ = 0;
   pending_flags_ = 0;
+  // Last but the phase: whoever sees the new scan id sees the fields above reset for it.
+  scan_id_.store(scan_id, std::memory_order_release);
   phase_.store(Phase::run, std::memory_order_release);
 }
 
@@ -104,15 +112,43 @@ void Streamer::send_end(const StreamEndInfo& info) noexcept {
   phase_.store(Phase::sending_end, std::memory_order_release);
 }
 
+std::uint64_t Streamer::oldest_resumable(std::uint64_t write_pointer) const noexcept {
+  const std::uint64_t held = ring_.ring_frames() / 2;  // the margin of skip_ahead()
+  return write_pointer > held ? write_pointer - held : 0;
+}
+
+std::uint32_t Streamer::resume(std::uint64_t from_sample) noexcept {
+  resume_from_.store(from_sample, std::memory_order_release);
+  return resumes_requested_.fetch_add(1, std::memory_order_acq_rel) + 1;
+}
+
+void Streamer::apply_resume() noexcept {
+  const std::uint32_t requested = resumes_requested_.load(std::memory_order_acquire);
+  if (requested == resumes_applied_.load(std::memory_order_relaxed)) return;
+  next_ = resume_from_.load(std::memory_order_acquire);
+  stream_resume_ = requested;
+  align_next_ = true;
+  pending_flags_ = 0;
+  next_sample_.store(next_, std::memory_order_release);
+  // After the StreamEnd: send the samples again, then the same StreamEnd. In every other phase the
+  // stream simply goes on from the rewound sample (drained: once send_end() comes).
+  if (phase_.load(std::memory_order_acquire) == Phase::idle) phase_.store(Phase::sending_end, std::memory_order_release);
+  resumes_applied_.store(requested, std::memory_order_release);
+}
+
 void Streamer::run() noexcept {
   while (!quit_.load(std::memory_order_acquire)) {
+    apply_resume();
     switch (phase_.load(std::memory_order_acquire)) {
       case Phase::idle:
       case Phase::drained:
         std::this_thread::sleep_for(kIdleInterval);
         break;
       case Phase::sending_end:
-        if (queue_end()) {
+        if (next_ < end_sample_.load(std::memory_order_acquire)) {
+          // A resume rewound the stream: the samples up to the end first.
+          if (!step()) std::this_thread::sleep_for(kPollInterval);
+        } else if (queue_end()) {
           phase_.store(Phase::idle, std::memory_order_release);
         } else {
           std::this_thread::sleep_for(kPollInterval);
@@ -141,12 +177,16 @@ bool Streamer::step() noexcept {
     sliced_ = true;
   }
   const Phase phase = phase_.load(std::memory_order_acquire);
-  const std::uint64_t limit = phase == Phase::finish ? end_sample_.load(std::memory_order_acquire) : UINT64_MAX;
+  const std::uint64_t limit = phase == Phase::run ? UINT64_MAX : end_sample_.load(std::memory_order_acquire);
   if (next_ >= limit) {
+    if (phase != Phase::finish) return false;
     phase_.store(Phase::drained, std::memory_order_release);
     return true;
   }
-  const auto count = static_cast<std::uint32_t>(std::min<std::uint64_t>(chunk_samples_, limit - next_));
+  std::uint64_t wanted = std::min<std::uint64_t>(chunk_samples_, limit - next_);
+  // A resumed stream's first chunk ends on the first stream's chunk boundary.
+  if (align_next_) wanted = std::min<std::uint64_t>(wanted, chunk_samples_ - next_ % chunk_samples_);
+  const auto count = static_cast<std::uint32_t>(wanted);
   if (ring_.write_pointer() < next_ + count) return false;
   FrameSlot* slot = queue_->try_acquire();
   if (slot == nullptr) return false;  // backpressure: wait for the I/O thread
@@ -191,11 +231,13 @@ bool Streamer::step() noexcept {
   const std::size_t size = protocol::write_frame(chunk_message_, slot->storage);
   if (size == 0) return false;  // cannot happen: slots are sized for the chunk
   slot->size = size;
-  slot->tag = scan_id_;
+  slot->tag = scan_id_.load(std::memory_order_relaxed);
+  slot->resume = stream_resume_;
   queue_->publish();
   wakeup_->notify();
 
   pending_flags_ = 0;
+  align_next_ = false;
   next_ += count;
   next_sample_.store(next_, std::memory_order_release);
   return true;
@@ -211,10 +253,12 @@ bool Streamer::queue_end() noexcept {
   end->set_ramp_up_end_sample(end_info_.ramp_up_end_sample);
   end->set_ramp_down_start_sample(end_info_.ramp_down_start_sample);
   end->set_reason(end_info_.reason);
+  end->set_scan_id(scan_id_.load(std::memory_order_relaxed));
   const std::size_t size = protocol::write_frame(end_message_, slot->storage);
   if (size == 0) return false;
   slot->size = size;
-  slot->tag = scan_id_;
+  slot->tag = scan_id_.load(std::memory_order_relaxed);
+  slot->resume = stream_resume_;
   queue_->publish();
   wakeup_->notify();
   return true;

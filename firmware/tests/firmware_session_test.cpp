@@ -8,9 +8,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -716,6 +719,154 @@ TEST_F(FirmwareSessionTest, SupervisedHostThatStopsSendingHeartbeatsEndsTheScanI
   EXPECT_GT(fault->sample(), 0U);  // during the scan (the fake board's samples do not follow the wall clock)
   EXPECT_EQ(end->reason(), "safety fault");
   EXPECT_TRUE(wait_for_state(*client, v1::SCAN_STATE_SAFE));
+}
+
+// --- Resume after a reconnect ---
+
+v1::Envelope resume(std::uint64_t scan_id, std::uint64_t from_sample) {
+  v1::Envelope message;
+  message.mutable_resume()->set_scan_id(scan_id);
+  message.mutable_resume()->set_from_sample(from_sample);
+  return message;
+}
+
+// Checks that the chunks tile [from, end) in order with the pattern as payload, each ending on the
+// chunk grid of the first stream.
+void expect_pattern_from(const ScanRecord& r, std::uint64_t from, std::uint32_t chunk_samples) {
+  ASSERT_TRUE(r.end.has_value());
+  std::uint64_t next = from;
+  std::size_t mismatches = 0;
+  for (const v1::SampleChunk& c : r.chunks) {
+    ASSERT_EQ(c.first_sample(), next) << "no gap, no duplicate";
+    const std::uint64_t boundary = (next / chunk_samples + 1) * chunk_samples;
+    EXPECT_EQ(c.sample_count(), std::min(boundary, r.end->end_sample()) - next) << "chunk at " << next;
+    ASSERT_EQ(c.payload().size(), std::size_t{c.sample_count()} * c.channel_count() * 2U);
+    for (std::uint32_t n = 0; n < c.sample_count(); ++n) {
+      for (std::uint32_t ch = 0; ch < c.channel_count(); ++ch) {
+        std::int16_t value = 0;
+        std::memcpy(&value, c.payload().data() + (std::size_t{n} * c.channel_count() + ch) * 2U, 2U);
+        if (value != pattern(next + n, ch)) ++mismatches;
+      }
+    }
+    next += c.sample_count();
+  }
+  EXPECT_EQ(mismatches, 0U);
+  EXPECT_EQ(r.end->end_sample(), next);
+  EXPECT_EQ(r.messages_after_end, 0);
+}
+
+TEST_F(FirmwareSessionTest, ResumeAfterALostLinkSendsEveryRemainingSampleOnceAndTheScansStreamEnd) {
+  constexpr std::uint32_t kChunk = 1000;
+  auto client = connect_controller();
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->request(configure(25000.0, 0.012, 2000, kChunk))->has_configure_reply());
+  const auto started = client->request(start(0));
+  ASSERT_TRUE(started && started->has_status());
+  const std::uint64_t scan_id = started->status().scan_id();
+  EXPECT_EQ(scan_id, 1U);
+  std::uint64_t received_to = 0;  // the first sample the lost host did not receive
+  while (received_to < 6000) {
+    const auto message = client->receive();
+    ASSERT_TRUE(message);
+    if (!message->has_chunk()) continue;
+    ASSERT_EQ(message->chunk().first_sample(), received_to);
+    received_to += message->chunk().sample_count();
+  }
+  client->close();  // the link is lost: the scan ramps down and ends
+  ASSERT_TRUE(board_.wait_for_stops(1));
+  auto next = connect_controller();
+  ASSERT_TRUE(next);
+  ASSERT_TRUE(wait_for_state(*next, v1::SCAN_STATE_CONFIGURED));
+  const auto status = next->request(status_request());
+  ASSERT_TRUE(status && status->has_status());
+  EXPECT_EQ(status->status().scan_id(), scan_id);
+
+  const auto resumed = next->request(resume(scan_id, received_to));
+  ASSERT_TRUE(resumed && resumed->has_status()) << (resumed && resumed->has_error() ? resumed->error().message() : "no reply");
+  const ScanRecord record = collect_until_end(*next, 0, false);
+  expect_pattern_from(record, received_to, kChunk);
+  ASSERT_TRUE(record.end);
+  EXPECT_EQ(record.end->scan_id(), scan_id);
+  EXPECT_EQ(record.end->reason(), "controller link lost");
+  EXPECT_EQ(record.end->ramp_up_end_sample(), 2000U);
+  EXPECT_EQ(record.end->ramp_down_start_sample(), status->status().ramp_down_start_sample());
+  EXPECT_GT(record.end->ramp_down_start_sample(), received_to);
+  EXPECT_LE(record.end->end_sample(), board_.last_stop().write_pointer) << "only samples the board acquired";
+  ASSERT_FALSE(record.chunks.empty());
+  EXPECT_NE(record.chunks.back().flags() & v1::CHUNK_FLAG_RAMPING, 0U) << "the ramp-down is flagged again";
+
+  // Resuming at the very end gives the StreamEnd alone; scan id 0 means the latest.
+  ASSERT_TRUE(next->request(resume(0, record.end->end_sample()))->has_status());
+  const ScanRecord again = collect_until_end(*next, 0, false);
+  EXPECT_TRUE(again.chunks.empty());
+  ASSERT_TRUE(again.end);
+  EXPECT_EQ(again.end->end_sample(), record.end->end_sample());
+  // A new scan can start once the resumed stream ended.
+  ASSERT_TRUE(wait_for_state(*next, v1::SCAN_STATE_CONFIGURED));
+  const auto second = next->request(start(0));
+  ASSERT_TRUE(second && second->has_status());
+  EXPECT_EQ(second->status().scan_id(), scan_id + 1);
+  ASSERT_TRUE(next->request(stop())->has_status());
+  const ScanRecord second_scan = collect_until_end(*next, 0, false);
+  ASSERT_TRUE(second_scan.end);
+  EXPECT_EQ(second_scan.end->scan_id(), scan_id + 1);
+}
+
+// The Error's message, or "" if the reply is not an Error with `code`.
+std::string refusal(const std::optional<v1::Envelope>& reply, v1::ErrorCode code) {
+  if (!reply || !reply->has_error() || reply->error().code() != code) return "";
+  return reply->error().message();
+}
+
+TEST_F(FirmwareSessionTest, ResumeIsRefusedNamingTheFieldAndTheLimit) {
+  auto client = connect_controller();
+  ASSERT_TRUE(client);
+  EXPECT_NE(refusal(client->request(resume(0, 0)), v1::ERROR_NOT_ALLOWED).find("no scan has been started"), std::string::npos);
+  ASSERT_TRUE(client->request(configure(25000.0, 0.012, 1000, 1000))->has_configure_reply());
+  ASSERT_TRUE(client->request(start(0))->has_status());
+  // While the scan runs (its first chunk came): not beyond the write pointer.
+  for (;;) {
+    const auto message = client->receive();
+    ASSERT_TRUE(message);
+    if (message->has_chunk()) break;
+  }
+  const auto running = client->request(status_request());
+  ASSERT_TRUE(running && running->has_status());
+  const std::string ahead = refusal(client->request(resume(1, running->status().write_pointer() + 100000000)), v1::ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(ahead.find("from_sample = " + std::to_string(running->status().write_pointer() + 100000000)), std::string::npos) << ahead;
+  EXPECT_NE(ahead.find("write pointer"), std::string::npos) << ahead;
+  // The logic runs three rings ahead: the first samples are overwritten.
+  const std::uint64_t ring = std::uint64_t{1} << FakeBoard::kRingLog2;
+  board_.jump(3 * ring);
+  for (int i = 0; i < 1000; ++i) {
+    const auto s = client->request(status_request());
+    ASSERT_TRUE(s && s->has_status());
+    if (s->status().write_pointer() > 3 * ring) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_TRUE(client->request(stop())->has_status());
+  const ScanRecord record = collect_until_end(*client, 0, false);
+  ASSERT_TRUE(record.end);
+  const std::uint64_t end = record.end->end_sample();
+  ASSERT_TRUE(wait_for_state(*client, v1::SCAN_STATE_CONFIGURED));
+  const auto ended = client->request(status_request());
+  ASSERT_TRUE(ended && ended->has_status());
+  const std::uint64_t oldest = ended->status().write_pointer() - ring / 2;  // half the ring kept as margin
+
+  const std::string wrong_scan = refusal(client->request(resume(7, end)), v1::ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(wrong_scan.find("scan_id = 7"), std::string::npos) << wrong_scan;
+  EXPECT_NE(wrong_scan.find("scan 1"), std::string::npos) << wrong_scan;
+  const std::string beyond = refusal(client->request(resume(1, end + 1)), v1::ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(beyond.find("from_sample = " + std::to_string(end + 1) + " is beyond the end of scan 1"), std::string::npos) << beyond;
+  EXPECT_NE(beyond.find(std::to_string(end)), std::string::npos) << beyond;
+  const std::string overwritten = refusal(client->request(resume(1, 12)), v1::ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(overwritten.find("from_sample = 12 is no longer in the ring: the oldest sample held is " + std::to_string(oldest)),
+            std::string::npos)
+      << overwritten;
+  // The oldest sample held is accepted, and streamed from there to the end.
+  ASSERT_TRUE(client->request(resume(1, oldest))->has_status());
+  const ScanRecord tail = collect_until_end(*client, 0, false);
+  expect_pattern_from(tail, oldest, 1000);
 }
 
 }  // namespace

@@ -11,9 +11,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <optional>
 #include <thread>
@@ -181,6 +183,190 @@ TEST(StreamerTest, StreamingAndControlTickDoNotAllocateOnceAScanRuns) {
   EXPECT_EQ(while_running, 0U) << "allocations while the scan ran";
   EXPECT_EQ(while_ending, 0U) << "allocations during ramp-down and StreamEnd";
   EXPECT_GT(rig.streamer.next_sample(), 3U * kChunkSamples) << "the streamer made progress";
+}
+
+// --- Resume ---
+
+// A frame taken from the queue with the resume number it carried.
+struct TaggedFrame {
+  std::uint32_t resume = 0;
+  v1::Envelope message;
+};
+
+// One control tick, then every queued frame: parsed into `out`, or only popped if `out` is null.
+void tick_and_take(Rig& rig, std::vector<TaggedFrame>* out) {
+  rig.sequencer.tick();
+  while (const FrameSlot* frame = rig.queue.front()) {
+    if (out != nullptr) {
+      TaggedFrame taken;
+      taken.resume = frame->resume;
+      std::string error;
+      const bool parsed = protocol::parse_envelope(frame->frame().subspan(protocol::kFrameHeaderBytes), taken.message, error);
+      EXPECT_TRUE(parsed) << error;
+      out->push_back(std::move(taken));
+    }
+    rig.queue.pop();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+bool has_end(const std::vector<TaggedFrame>& frames, std::uint32_t resume) {
+  return std::any_of(frames.begin(), frames.end(), [resume](const TaggedFrame& f) { return f.resume == resume && f.message.has_stream_end(); });
+}
+
+// Every sample of the chunk is the fake board's pattern for its index.
+::testing::AssertionResult holds_pattern(const v1::SampleChunk& c) {
+  const std::uint32_t channels = c.channel_count();
+  if (c.payload().size() != std::size_t{c.sample_count()} * channels * sizeof(std::int16_t)) {
+    return ::testing::AssertionFailure() << "chunk at " << c.first_sample() << ": payload of " << c.payload().size() << " bytes";
+  }
+  for (std::uint32_t i = 0; i < c.sample_count(); ++i) {
+    for (unsigned ch = 0; ch < channels; ++ch) {
+      std::int16_t value = 0;
+      std::memcpy(&value, c.payload().data() + (std::size_t{i} * channels + ch) * sizeof(std::int16_t), sizeof value);
+      if (value != pattern(c.first_sample() + i, ch)) {
+        return ::testing::AssertionFailure() << "sample " << c.first_sample() + i << " channel " << ch << " is " << value << ", not "
+                                             << pattern(c.first_sample() + i, ch);
+      }
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST(StreamerResumeTest, AfterTheStreamEndTheRestIsSentAgainCutAndFlaggedAsBeforeWithTheSameStreamEnd) {
+  Rig rig;
+  constexpr std::uint64_t kFaultSample = 30400;
+  rig.start_scan(60000);
+  std::vector<TaggedFrame> first;
+  for (int i = 0; i < 20000 && !has_end(first, 0); ++i) {
+    tick_and_take(rig, &first);
+    // A fault marked mid-scan (as the supervisor does): FAULT from the chunk holding it on.
+    if (rig.streamer.next_sample() > 20000) rig.streamer.mark_fault(kFaultSample);
+  }
+  ASSERT_TRUE(has_end(first, 0));
+  for (int i = 0; i < 2000 && !rig.streamer.idle(); ++i) tick_and_take(rig, &first);
+  ASSERT_TRUE(rig.streamer.idle());
+  const v1::StreamEnd first_end = first.back().message.stream_end();
+  EXPECT_EQ(first_end.scan_id(), 1U) << "the first scan since start-up";
+  EXPECT_EQ(rig.streamer.end_sample(), first_end.end_sample());
+
+  constexpr std::uint64_t kFrom = 12345;  // mid-chunk: the first resumed chunk ends at 13000
+  const std::uint32_t resume = rig.streamer.resume(kFrom);
+  EXPECT_FALSE(rig.streamer.idle()) << "a scan must not be armed under a resume";
+  std::vector<TaggedFrame> second;
+  for (int i = 0; i < 20000 && !has_end(second, resume); ++i) tick_and_take(rig, &second);
+  ASSERT_TRUE(has_end(second, resume));
+
+  std::uint64_t expected = kFrom;
+  const std::uint64_t down_start = first_end.ramp_down_start_sample();
+  for (const TaggedFrame& f : second) {
+    EXPECT_EQ(f.resume, resume);
+    if (!f.message.has_chunk()) continue;
+    const v1::SampleChunk& c = f.message.chunk();
+    ASSERT_EQ(c.first_sample(), expected) << "no gap, no duplicate";
+    const std::uint64_t boundary = (expected / kChunkSamples + 1) * kChunkSamples;
+    EXPECT_EQ(c.sample_count(), std::min(boundary, first_end.end_sample()) - expected) << "cut at the chunk grid";
+    const std::uint64_t last = c.first_sample() + c.sample_count() - 1;
+    EXPECT_EQ((c.flags() & v1::CHUNK_FLAG_FAULT) != 0, last >= kFaultSample) << "chunk at " << c.first_sample();
+    const bool ramping = (c.flags() & v1::CHUNK_FLAG_RAMPING) != 0;
+    if (last >= down_start) {
+      EXPECT_TRUE(ramping) << "chunk at " << c.first_sample() << " overlaps the ramp-down";
+    }
+    // Well inside the flat top (the ramp-down is commanded at most a few ticks before it starts).
+    if (last + 20000 < down_start) {
+      EXPECT_FALSE(ramping) << "chunk at " << c.first_sample() << " is at full field";
+    }
+    EXPECT_TRUE(holds_pattern(c));
+    expected += c.sample_count();
+  }
+  EXPECT_EQ(expected, first_end.end_sample());
+  ASSERT_TRUE(second.back().message.has_stream_end()) << "StreamEnd after the last chunk";
+  const v1::StreamEnd& end = second.back().message.stream_end();
+  EXPECT_EQ(end.end_sample(), first_end.end_sample());
+  EXPECT_EQ(end.ramp_up_end_sample(), kRampSamples);
+  EXPECT_EQ(end.ramp_down_start_sample(), first_end.ramp_down_start_sample());
+  EXPECT_EQ(end.reason(), first_end.reason());
+  EXPECT_EQ(end.scan_id(), 1U);
+  // The chunks after the first resumed one are the first stream's, flags included.
+  for (const TaggedFrame& f : first) {
+    if (!f.message.has_chunk() || f.message.chunk().first_sample() < 13000) continue;
+    const auto same = std::find_if(second.begin(), second.end(), [&f](const TaggedFrame& g) {
+      return g.message.has_chunk() && g.message.chunk().first_sample() == f.message.chunk().first_sample();
+    });
+    ASSERT_NE(same, second.end()) << "chunk at " << f.message.chunk().first_sample();
+    EXPECT_EQ(same->message.chunk().sample_count(), f.message.chunk().sample_count());
+    EXPECT_EQ(same->message.chunk().flags(), f.message.chunk().flags()) << "chunk at " << f.message.chunk().first_sample();
+  }
+  for (int i = 0; i < 2000 && !rig.streamer.idle(); ++i) tick_and_take(rig, nullptr);
+  EXPECT_TRUE(rig.streamer.idle()) << "idle again after the resumed StreamEnd";
+}
+
+TEST(StreamerResumeTest, DuringAScanTheStreamGoesOnFromTheRewoundSampleToTheEnd) {
+  Rig rig;
+  rig.start_scan(0);
+  std::vector<TaggedFrame> frames;
+  while (rig.streamer.next_sample() < 8 * kChunkSamples) tick_and_take(rig, &frames);
+  constexpr std::uint64_t kFrom = 2500;
+  const std::uint32_t resume = rig.streamer.resume(kFrom);
+  EXPECT_EQ(resume, 1U);
+  for (int i = 0; i < 100; ++i) tick_and_take(rig, &frames);
+  rig.sequencer.stop(StopReason::stop_requested);
+  for (int i = 0; i < 20000 && !has_end(frames, resume); ++i) tick_and_take(rig, &frames);
+  ASSERT_TRUE(has_end(frames, resume)) << "the StreamEnd comes on the resumed stream";
+  ASSERT_TRUE(rig.board.wait_for_stops(1));
+  const std::uint64_t acquired = rig.board.last_stop().write_pointer;
+
+  std::uint64_t expected = kFrom;
+  for (const TaggedFrame& f : frames) {
+    if (f.resume != resume) continue;  // stale: the link server drops these
+    if (f.message.has_stream_end()) {
+      EXPECT_EQ(f.message.stream_end().end_sample(), expected);
+      EXPECT_EQ(f.message.stream_end().scan_id(), 1U);
+      continue;
+    }
+    const v1::SampleChunk& c = f.message.chunk();
+    ASSERT_EQ(c.first_sample(), expected) << "no gap, no duplicate";
+    if (expected == kFrom) {
+      EXPECT_EQ(c.sample_count(), 3 * kChunkSamples - kFrom) << "the first chunk ends on the grid";
+    }
+    EXPECT_TRUE(holds_pattern(c));
+    expected += c.sample_count();
+  }
+  EXPECT_LE(expected, acquired);
+  EXPECT_GT(expected, 8 * kChunkSamples) << "the resumed stream went on past the rewind point";
+}
+
+TEST(StreamerResumeTest, OldestResumableSampleKeepsHalfTheRingAsMargin) {
+  Rig rig;
+  const std::uint64_t ring = std::uint64_t{1} << FakeBoard::kRingLog2;
+  EXPECT_EQ(rig.streamer.oldest_resumable(0), 0U);
+  EXPECT_EQ(rig.streamer.oldest_resumable(ring / 2), 0U);
+  EXPECT_EQ(rig.streamer.oldest_resumable(3 * ring), 3 * ring - ring / 2);
+}
+
+TEST(StreamerResumeTest, ResumedStreamingDoesNotAllocate) {
+  Rig rig;
+  rig.start_scan(0);
+  while (rig.streamer.next_sample() < 5 * kChunkSamples) tick_and_take(rig, nullptr);
+  g_allocations.store(0);
+  g_counting.store(true);
+  const std::uint32_t live = rig.streamer.resume(1500);
+  for (int i = 0; i < 100; ++i) tick_and_take(rig, nullptr);
+  g_counting.store(false);
+  const std::uint64_t while_live = g_allocations.load();
+  rig.sequencer.stop(StopReason::stop_requested);
+  for (int i = 0; i < 20000 && rig.sequencer.scanning(); ++i) tick_and_take(rig, nullptr);
+  ASSERT_FALSE(rig.sequencer.scanning());
+  g_allocations.store(0);
+  g_counting.store(true);
+  const std::uint32_t after = rig.streamer.resume(1234);
+  for (int i = 0; i < 20000 && !rig.streamer.idle(); ++i) tick_and_take(rig, nullptr);
+  g_counting.store(false);
+  EXPECT_EQ(while_live, 0U) << "allocations while a resumed scan streamed";
+  EXPECT_EQ(g_allocations.load(), 0U) << "allocations while a finished scan was streamed again";
+  EXPECT_EQ(after, live + 1);
+  EXPECT_TRUE(rig.streamer.idle());
+  EXPECT_EQ(rig.streamer.next_sample(), rig.streamer.end_sample()) << "streamed again to the end";
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ struct FrameSlot {
   std::span<std::byte> storage;  // capacity of the slot
   std::size_t size = 0;          // bytes of the frame held
   std::uint64_t tag = 0;         // scan the frame belongs to
+  std::uint32_t resume = 0;      // which stream of that scan: the streamer's resume count when it began
 
   [[nodiscard]] std::span<const std::byte> frame() const noexcept { return storage.first(size); }
 };

@@ -2,6 +2,9 @@
 // (others get Error BUSY), runs the session protocol (Hello first, then commands), and owns every write
 // to the socket: control replies and the streamer's frames share one write path, so StreamEnd follows
 // the last chunk. Malformed input gets Error MALFORMED_FRAME and that connection is closed.
+// Resume (after a reconnect) streams the latest scan again from a sample the ring still holds, to the
+// scan's end (live while it runs), through the streamer; the drive-field control's reports are polled
+// from the sequencer and sent to the controlling host as FieldReport messages as they are made.
 #pragma once
 
 #include <utility>  // before Asio
@@ -22,6 +25,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace mpi::firmware {
 
@@ -60,10 +64,16 @@ class LinkServer {
   void pump();
   void report_faults(Session* session);  // logs new latched faults; sends them as Fault messages to `session`
   void watch_faults();
+  // Checks a Resume against the latest scan, its end and the ring, and rewinds the streamer; the
+  // session then receives the scan's frames.
+  CommandResult resume(Session& session, const link::v1::Resume& request);
+  void report_field();  // sends the drive-field control's new reports to the controlling host
+  void watch_field_reports();
 
   boost::asio::io_context* io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer fault_timer_;
+  boost::asio::steady_timer field_timer_;
   Sequencer* sequencer_;
   FrameQueue* queue_;
   boost::asio::posix::stream_descriptor wakeup_;
@@ -73,8 +83,11 @@ class LinkServer {
   std::uint64_t next_session_id_ = 1;
   std::uint64_t scan_id_ = 0;         // the latest scan and the session it streams to
   std::uint64_t scan_owner_ = 0;
+  std::uint32_t stream_resume_ = 0;   // FrameSlot::resume of the frames that go to the scan's session
   bool slot_in_flight_ = false;
   std::uint64_t faults_reported_ = 0;  // Sequencer::faults_latched_total() already sent
+  std::uint64_t field_reports_seen_ = 0;  // Sequencer::field_reports_since() count already handled
+  std::vector<FieldReportRecord> field_records_;
   bool accepting_ = false;
   bool closed_ = false;  // close() was called: no handler re-arms itself
 };
