@@ -33,6 +33,12 @@ config::ScannerDescription fake_board_scanner() {
   config::ReceiveChannelDescription rx;
   rx.name = "rx_x";
   s.receive.channels = {rx};
+  config::OffsetChannelDescription focus;
+  focus.name = "focus_x";
+  focus.tesla_per_full_scale = 0.05;
+  focus.max_field_t = 0.04;
+  focus.rl_time_constant_s = 100e-6;
+  s.offset = {focus};
   return s;
 }
 
@@ -54,6 +60,7 @@ drivers::RegionGeometry region_geometry(const FakeBoard::Geometry& board) {
   g.receive_channels = board.receive_channels;
   g.ring_frames_log2 = FakeBoard::kRingLog2;
   g.drive_channels = board.drive_channels;
+  g.offset_channels = board.offset_channels;
   return g;
 }
 
@@ -175,6 +182,10 @@ void FakeBoard::run() {
       regs_.write32(drive_register(ch, kDriveRampFactor), static_cast<std::uint32_t>(std::lround(factor[ch] * kRampFactorOne)));
     }
     regs_.write64(kWritePointer, wp + count);
+    // The sequence table's step index (the table's outputs are not modelled).
+    if ((regs_.read32(kSeqControl) & kSeqEnable) != 0) {
+      regs_.write64(kSeqReadIndex, (wp + count - 1) / std::max<std::uint32_t>(1, regs_.read32(kSeqStepSamples)));
+    }
   }
 }
 
@@ -189,6 +200,13 @@ void FakeBoard::set_amplifier_fault(unsigned channel, bool on) noexcept {
   const std::uint32_t reg = drive_register(channel, kDriveStatus);
   const std::uint32_t bits = regs_.read32(reg);
   regs_.write32(reg, on ? (bits | kDriveAmplifierFault) : (bits & ~kDriveAmplifierFault));
+}
+
+void FakeBoard::set_clamped(unsigned channel, bool on) noexcept {
+  using namespace drivers::regmap;
+  const std::uint32_t reg = drive_register(channel, kDriveStatus);
+  const std::uint32_t bits = regs_.read32(reg);
+  regs_.write32(reg, on ? (bits | kDriveClamped) : (bits & ~kDriveClamped));
 }
 
 }  // namespace mpi::firmware::test

@@ -19,7 +19,8 @@
 namespace mpi::firmware::test {
 
 // A scanner description matching the fake board: drive x and y at 2.5 MHz / 100 = 25 kHz, 20 mT at DAC
-// full scale, 16 mT coil limit, one receive channel.
+// full scale, 16 mT coil limit, one receive channel, one focus channel (50 mT at full scale, 40 mT limit,
+// 100 us).
 config::ScannerDescription fake_board_scanner();
 
 // The ADC value the fake logic writes for `sample` (index since the trigger) in `channel`.
@@ -50,6 +51,7 @@ class FakeBoard {
     std::uint32_t adc_decimation = kDecimation;
     std::uint32_t receive_channels = kReceiveChannels;
     std::uint32_t drive_channels = kDriveChannels;
+    std::uint32_t offset_channels = 1;
   };
 
   FakeBoard() : FakeBoard(Geometry{}) {}
@@ -65,6 +67,9 @@ class FakeBoard {
   void set_safety_status(std::uint32_t bits) noexcept;
   // Sets or clears kDriveAmplifierFault in drive channel `channel`'s DriveStatus.
   void set_amplifier_fault(unsigned channel, bool on) noexcept;
+  // Sets or clears kDriveClamped in drive channel `channel`'s DriveStatus (the logic held the output at its
+  // DAC limit).
+  void set_clamped(unsigned channel, bool on) noexcept;
 
   // Whether the logic answers the trigger and produces samples.
   void set_producing(bool on) noexcept { producing_.store(on); }

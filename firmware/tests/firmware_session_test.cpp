@@ -617,6 +617,48 @@ TEST_F(FirmwareSessionTest, RampLongerThanTheSafetyRampTimeIsRefused) {
   EXPECT_NE(reply->error().message().find("ramp_time"), std::string::npos) << reply->error().message();
 }
 
+// An output the logic had to clamp at its calibrated DAC limit means something commanded more than the
+// coil may take: an out-of-limit fault, SAFE, and ClearFaults asks the logic to clear the bit.
+TEST_F(FirmwareSessionTest, ClampedOutputIsAnOutOfLimitFault) {
+  auto client = connect_controller();
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->request(configure(25000.0, 0.012, 2000, 1000))->has_configure_reply());
+  ASSERT_TRUE(client->request(start(0))->has_status());
+  std::optional<v1::Fault> fault;
+  std::optional<v1::StreamEnd> end;
+  bool injected = false;
+  while (!end) {
+    const auto message = client->receive();
+    ASSERT_TRUE(message);
+    if (message->has_chunk() && !injected && message->chunk().first_sample() >= 5000) {
+      board_.set_clamped(0, true);
+      injected = true;
+    } else if (message->has_fault()) {
+      fault = message->fault();
+    } else if (message->has_stream_end()) {
+      end = message->stream_end();
+    }
+  }
+  ASSERT_TRUE(fault);
+  EXPECT_EQ(fault->kind(), v1::FAULT_KIND_OUT_OF_LIMIT);
+  EXPECT_EQ(fault->channel(), 0);
+  EXPECT_GE(fault->sample(), 5000U);
+  EXPECT_NE(fault->message().find("beyond its limit"), std::string::npos) << fault->message();
+  EXPECT_EQ(end->reason(), "safety fault");
+  ASSERT_TRUE(board_.wait_for_stops(1));
+  EXPECT_TRUE(board_.last_stop().ramped_down[0]);
+  EXPECT_EQ(board_.hard_cuts(), 0U);
+  ASSERT_TRUE(wait_for_state(*client, v1::SCAN_STATE_SAFE));
+  v1::Envelope clear;
+  clear.mutable_clear_faults();
+  const auto cleared = client->request(clear);
+  ASSERT_TRUE(cleared && cleared->has_status());
+  EXPECT_EQ(cleared->status().mode(), v1::BOARD_MODE_CONFIG);
+  EXPECT_NE(board_.registers().read32(drivers::regmap::drive_register(0, drivers::regmap::kDriveStatusClear)) & drivers::regmap::kDriveClamped,
+            0U)
+      << "ClearFaults did not ask the logic to clear the clamp bit";
+}
+
 TEST_F(FirmwareSessionTest, AmplifierFaultRampsDownLatchesReportsAndFlagsTheStream) {
   auto client = connect_controller();
   ASSERT_TRUE(client);

@@ -56,8 +56,9 @@ struct Rig {
   Rig() { streamer.start_thread(); }
   ~Rig() { streamer.stop_thread(); }
 
-  void start_scan(std::uint64_t max_samples) {
+  void start_scan(std::uint64_t max_samples, const v1::ScanProgram* program = nullptr) {
     v1::Configure configure;
+    if (program != nullptr) *configure.mutable_program() = *program;
     v1::DriveChannelConfig* d = configure.add_drive();
     d->set_channel(0);
     d->set_frequency_hz(25e3);
@@ -183,6 +184,40 @@ TEST(StreamerTest, StreamingAndControlTickDoNotAllocateOnceAScanRuns) {
   EXPECT_EQ(while_running, 0U) << "allocations while the scan ran";
   EXPECT_EQ(while_ending, 0U) << "allocations during ramp-down and StreamEnd";
   EXPECT_GT(rig.streamer.next_sample(), 3U * kChunkSamples) << "the streamer made progress";
+}
+
+// With a scan program the control tick also refills the offset sequence table, and any end starts the
+// table's tail: still no allocation (25 kHz at 1 MS/s: 40 samples a cycle; steps of 5 cycles).
+TEST(StreamerTest, ProgramRefillAndItsTailDoNotAllocate) {
+  Rig rig;
+  v1::ScanProgram program;
+  program.set_step_samples(200);
+  v1::ScanSegment* sweep = program.add_segments();
+  sweep->set_role(v1::SEGMENT_ROLE_SWEEP);
+  sweep->set_repetitions(100);
+  sweep->mutable_sweep()->set_offset_channel(0);
+  sweep->mutable_sweep()->set_from_t(-0.03);
+  sweep->mutable_sweep()->set_to_t(0.03);
+  sweep->mutable_sweep()->set_steps(61);
+  rig.start_scan(0, &program);
+  while (rig.chunks.size() < 3) rig.tick_and_drain();
+  drivers::SharedMemoryBus bus(rig.board.name());
+  const std::uint64_t written_before = bus.read64(drivers::regmap::kSeqWriteCount);
+  g_allocations.store(0);
+  g_counting.store(true);
+  for (int i = 0; i < 200; ++i) rig.tick_and_drain(/*discard=*/true);
+  g_counting.store(false);
+  const std::uint64_t while_running = g_allocations.load();
+  const std::uint64_t written_running = bus.read64(drivers::regmap::kSeqWriteCount);
+  rig.sequencer.stop(StopReason::stop_requested);
+  g_allocations.store(0);
+  g_counting.store(true);
+  for (int i = 0; i < 20000 && rig.sequencer.scanning(); ++i) rig.tick_and_drain(/*discard=*/true);
+  g_counting.store(false);
+  EXPECT_EQ(while_running, 0U) << "allocations while the program ran";
+  EXPECT_EQ(g_allocations.load(), 0U) << "allocations during the tail, the ramp-down and StreamEnd";
+  EXPECT_GT(written_running, written_before) << "the tick refilled the table";
+  EXPECT_FALSE(rig.sequencer.scanning());
 }
 
 // --- Resume ---
