@@ -1,0 +1,108 @@
+// Spectra of whole receive frames, all channels at once (REFERENCE 3.1, 3.3). A FrameSpectrum is made once
+// per frame geometry: it checks that the frame holds a whole number of cycles of every drive frequency (so
+// every harmonic and mixing frequency falls exactly on a bin: no leakage, no window needed), makes its
+// FFTW plan once and then transforms frame after frame without allocating.
+//
+// Output: the complex amplitude spectrum, an Eigen::MatrixXcd of bins() rows x channels columns
+// (std::complex<double>, column-major, so each channel's bins are contiguous). Bin k is the frequency
+// k * sample_rate / samples_per_frame and is scaled so that a channel holding
+//   x[j] = sum_k a_k cos(2 pi k j / N + phi_k)
+// has spectrum(k, c) == a_k exp(i phi_k): |value| is the peak amplitude of that cosine (volts for ADC
+// input) and arg is its phase at the frame's first sample. That is 2 X_k / N of the plain DFT X_k for
+// 0 < k < N/2, and X_k / N for bin 0 (the mean) and, for even N, bin N/2.
+#pragma once
+
+#include <Eigen/Core>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace mpi::recon {
+
+// What a frame is: its length, the receive channels, the sample rate and the drive frequencies (one per
+// driven axis; 1D has one).
+struct FrameGeometry {
+  std::size_t samples_per_frame = 0;
+  std::size_t channels = 0;
+  double sample_rate_hz = 0.0;
+  std::vector<double> drive_frequencies_hz;
+
+  // A 1D frame: `periods` drive periods of `samples_per_period` samples each.
+  static FrameGeometry periodic(std::size_t samples_per_period, std::size_t periods, std::size_t channels,
+                                double sample_rate_hz);
+  // A Lissajous frame: drive d at base_clock_hz / dividers[d] (REFERENCE 2.1).
+  static FrameGeometry lissajous(std::span<const std::uint32_t> dividers, double base_clock_hz, double sample_rate_hz,
+                                 std::size_t samples_per_frame, std::size_t channels);
+
+  // Seconds of acquisition in one frame.
+  [[nodiscard]] double frame_duration_s() const { return static_cast<double>(samples_per_frame) / sample_rate_hz; }
+  // Frequency spacing of the bins, sample_rate / samples_per_frame.
+  [[nodiscard]] double bin_spacing_hz() const { return sample_rate_hz / static_cast<double>(samples_per_frame); }
+  // Number of rFFT bins, samples_per_frame / 2 + 1.
+  [[nodiscard]] std::size_t bins() const noexcept { return samples_per_frame / 2 + 1; }
+};
+
+// The bin of each drive frequency (cycles per frame), in the order of geometry.drive_frequencies_hz. Throws
+// std::invalid_argument, naming the drive, when the geometry is empty or inconsistent (no samples, no
+// channels, a non-positive or non-finite rate or frequency, no drive) or when a drive does not complete a
+// whole number of cycles in the frame (within 1e-9 cycles) or lies above the Nyquist bin.
+std::vector<std::size_t> drive_bins(const FrameGeometry& geometry);
+
+// The sample index of a frame's centre, first_sample + (samples_per_frame - 1) / 2: the time stamp the
+// background interpolation uses.
+double frame_centre_sample(std::uint64_t first_sample, std::size_t samples_per_frame) noexcept;
+
+enum class FftPlanning {
+  estimate,  // plan instantly (FFTW_ESTIMATE)
+  measure,   // time candidate algorithms once at construction (FFTW_MEASURE): faster to run, slow to build
+             // for lengths with large prime factors (the 3D frame of 53856 = 2^5 3^2 11 17 samples: tens of s)
+};
+
+class FrameSpectrum {
+ public:
+  using Matrix = Eigen::MatrixXcd;
+
+  // Validates the geometry (see drive_bins) and plans one batched real-to-complex transform of all channels.
+  explicit FrameSpectrum(FrameGeometry geometry, FftPlanning planning = FftPlanning::estimate);
+  ~FrameSpectrum();
+  FrameSpectrum(FrameSpectrum&& other) noexcept;
+  FrameSpectrum& operator=(FrameSpectrum&& other) noexcept;
+  FrameSpectrum(const FrameSpectrum&) = delete;
+  FrameSpectrum& operator=(const FrameSpectrum&) = delete;
+
+  [[nodiscard]] const FrameGeometry& geometry() const noexcept { return geometry_; }
+  [[nodiscard]] std::size_t bins() const noexcept { return geometry_.bins(); }
+  [[nodiscard]] std::size_t channels() const noexcept { return geometry_.channels; }
+  [[nodiscard]] const std::vector<std::size_t>& drive_bin_indices() const noexcept { return drive_bins_; }
+  // Frequency of bin k in Hz.
+  [[nodiscard]] double bin_frequency_hz(std::size_t k) const { return static_cast<double>(k) * geometry_.bin_spacing_hz(); }
+
+  // The board's format: samples_per_frame x channels int16 ADC codes, channels interleaved
+  // (codes[j * channels + c]), converted with one volts-per-code factor for all channels or one per channel.
+  Matrix& transform(std::span<const std::int16_t> interleaved_codes, double volts_per_code);
+  Matrix& transform(std::span<const std::int16_t> interleaved_codes, std::span<const double> volts_per_code);
+  // Interleaved samples in volts, same layout.
+  Matrix& transform(std::span<const double> interleaved_volts);
+  // Samples in volts as samples_per_frame rows x channels columns.
+  Matrix& transform_channels(const Eigen::Ref<const Eigen::MatrixXd>& samples);
+
+  // The spectrum of the last transform (bins() x channels()); zero before the first. The transforms return
+  // it mutable so that background subtraction and feedthrough suppression can work in place; the next
+  // transform overwrites it.
+  [[nodiscard]] const Matrix& spectrum() const noexcept { return spectrum_; }
+  [[nodiscard]] Matrix& spectrum() noexcept { return spectrum_; }
+
+ private:
+  void execute_and_fix_edges();
+  void release() noexcept;
+
+  FrameGeometry geometry_;
+  std::vector<std::size_t> drive_bins_;
+  double* time_ = nullptr;  // fftw_malloc'd, channel-major: channels x samples_per_frame
+  Matrix spectrum_;         // FFTW writes here directly (bins x channels, column-major)
+  void* plan_ = nullptr;
+};
+
+}  // namespace mpi::recon

@@ -1,0 +1,179 @@
+#include "mpi/recon/harmonic_table.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <cstdlib>
+#include <limits>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace mpi::recon {
+
+std::vector<HarmonicBin> drive_harmonics(const FrameGeometry& geometry, int max_order) {
+  const std::vector<std::size_t> drives = drive_bins(geometry);
+  if (max_order < 1) {
+    throw std::invalid_argument("drive_harmonics: max_order " + std::to_string(max_order) + " must be at least 1");
+  }
+  const std::size_t nyquist = geometry.samples_per_frame / 2;
+  std::vector<HarmonicBin> out;
+  out.reserve(static_cast<std::size_t>(max_order));
+  for (int n = 1; n <= max_order; ++n) {
+    const std::size_t bin = static_cast<std::size_t>(n) * drives[0];
+    if (bin > nyquist) {
+      throw std::invalid_argument("drive_harmonics: harmonic " + std::to_string(n) + " (bin " + std::to_string(bin) +
+                                  ") lies above the Nyquist bin " + std::to_string(nyquist));
+    }
+    out.push_back({bin, static_cast<double>(bin) * geometry.bin_spacing_hz(), {n, 0, 0}});
+  }
+  return out;
+}
+
+std::vector<HarmonicBin> mixing_frequencies(const FrameGeometry& geometry, int max_total_order) {
+  const std::vector<std::size_t> drives = drive_bins(geometry);
+  if (drives.size() > 3) {
+    throw std::invalid_argument("mixing_frequencies: " + std::to_string(drives.size()) +
+                                " drive frequencies given, at most 3 supported");
+  }
+  if (max_total_order < 1) {
+    throw std::invalid_argument("mixing_frequencies: max_total_order " + std::to_string(max_total_order) +
+                                " must be at least 1");
+  }
+  const auto nyquist = static_cast<long long>(geometry.samples_per_frame / 2);
+  const int m = max_total_order;
+  const int r1 = drives.size() > 1 ? m : 0;
+  const int r2 = drives.size() > 2 ? m : 0;
+  auto k = [&](std::size_t d) { return d < drives.size() ? static_cast<long long>(drives[d]) : 0LL; };
+  // bin -> (total order, orders): the lowest total order wins, then the smallest orders (enumeration order).
+  std::map<long long, std::pair<int, std::array<int, 3>>> best;
+  for (int a = -m; a <= m; ++a) {
+    for (int b = -r1; b <= r1; ++b) {
+      for (int c = -r2; c <= r2; ++c) {
+        const int total = std::abs(a) + std::abs(b) + std::abs(c);
+        if (total > m) continue;
+        const long long bin = a * k(0) + b * k(1) + c * k(2);
+        if (bin < 1 || bin > nyquist) continue;
+        const auto it = best.find(bin);
+        if (it == best.end() || total < it->second.first) best[bin] = {total, {a, b, c}};
+      }
+    }
+  }
+  std::vector<HarmonicBin> out;
+  out.reserve(best.size());
+  for (const auto& [bin, entry] : best) {
+    const auto b = static_cast<std::size_t>(bin);
+    out.push_back({b, static_cast<double>(b) * geometry.bin_spacing_hz(), entry.second});
+  }
+  return out;
+}
+
+HarmonicExtractor::HarmonicExtractor(const FrameGeometry& geometry, std::vector<HarmonicBin> bins,
+                                     std::size_t neighbour_half_width)
+    : spectrum_bins_(geometry.bins()), channels_(geometry.channels), bins_(std::move(bins)) {
+  const std::vector<std::size_t> drives = drive_bins(geometry);
+  if (bins_.empty()) throw std::invalid_argument("HarmonicExtractor: no harmonic bins given");
+  const std::size_t nyquist = geometry.samples_per_frame / 2;
+  std::vector<char> excluded(spectrum_bins_, 0);
+  for (std::size_t r = 0; r < bins_.size(); ++r) {
+    if (bins_[r].bin > nyquist) {
+      throw std::invalid_argument("HarmonicExtractor: bin " + std::to_string(bins_[r].bin) + " (row " +
+                                  std::to_string(r) + ") lies above the Nyquist bin " + std::to_string(nyquist));
+    }
+    excluded[bins_[r].bin] = 1;
+  }
+  excluded[0] = 1;
+  for (std::size_t d : drives) excluded[d] = 1;
+  if (geometry.samples_per_frame % 2 == 0) excluded[nyquist] = 1;
+  neighbour_offsets_.reserve(bins_.size() + 1);
+  neighbour_offsets_.push_back(0);
+  for (const HarmonicBin& h : bins_) {
+    const std::size_t lo = h.bin > neighbour_half_width ? h.bin - neighbour_half_width : 0;
+    const std::size_t hi = std::min(nyquist, h.bin + neighbour_half_width);
+    for (std::size_t j = lo; j <= hi; ++j) {
+      if (excluded[j] == 0) neighbours_.push_back(j);
+    }
+    neighbour_offsets_.push_back(neighbours_.size());
+  }
+}
+
+HarmonicTable HarmonicExtractor::make_table() const {
+  HarmonicTable t;
+  t.bins = bins_;
+  const auto rows = static_cast<Eigen::Index>(bins_.size());
+  const auto cols = static_cast<Eigen::Index>(channels_);
+  t.amplitude = Eigen::MatrixXd::Zero(rows, cols);
+  t.phase_rad = Eigen::MatrixXd::Zero(rows, cols);
+  t.noise = Eigen::MatrixXd::Zero(rows, cols);
+  t.snr = Eigen::MatrixXd::Zero(rows, cols);
+  return t;
+}
+
+void HarmonicExtractor::check(const char* where, const Eigen::MatrixXcd& spectrum, HarmonicTable& table) const {
+  if (spectrum.rows() != static_cast<Eigen::Index>(spectrum_bins_) ||
+      spectrum.cols() != static_cast<Eigen::Index>(channels_)) {
+    throw std::invalid_argument(std::string("HarmonicExtractor::") + where + ": spectrum is " +
+                                std::to_string(spectrum.rows()) + " x " + std::to_string(spectrum.cols()) +
+                                ", expected " + std::to_string(spectrum_bins_) + " bins x " +
+                                std::to_string(channels_) + " channels");
+  }
+  const auto rows = static_cast<Eigen::Index>(bins_.size());
+  const auto cols = static_cast<Eigen::Index>(channels_);
+  // Resized only when the caller did not use make_table() (no allocation otherwise).
+  if (table.bins.size() != bins_.size()) table.bins = bins_;
+  table.amplitude.resize(rows, cols);
+  table.phase_rad.resize(rows, cols);
+  table.noise.resize(rows, cols);
+  table.snr.resize(rows, cols);
+}
+
+void HarmonicExtractor::fill_amplitudes(const Eigen::MatrixXcd& spectrum, HarmonicTable& table) const {
+  for (Eigen::Index c = 0; c < static_cast<Eigen::Index>(channels_); ++c) {
+    for (std::size_t r = 0; r < bins_.size(); ++r) {
+      const std::complex<double> v = spectrum(static_cast<Eigen::Index>(bins_[r].bin), c);
+      const auto row = static_cast<Eigen::Index>(r);
+      table.amplitude(row, c) = std::sqrt(std::norm(v));
+      table.phase_rad(row, c) = std::arg(v);
+    }
+  }
+}
+
+void HarmonicExtractor::extract(const Eigen::MatrixXcd& spectrum, HarmonicTable& table) const {
+  check("extract", spectrum, table);
+  fill_amplitudes(spectrum, table);
+  for (Eigen::Index c = 0; c < static_cast<Eigen::Index>(channels_); ++c) {
+    for (std::size_t r = 0; r < bins_.size(); ++r) {
+      const std::size_t begin = neighbour_offsets_[r];
+      const std::size_t end = neighbour_offsets_[r + 1];
+      double power = 0.0;
+      for (std::size_t i = begin; i < end; ++i) power += std::norm(spectrum(static_cast<Eigen::Index>(neighbours_[i]), c));
+      const double noise = end > begin ? std::sqrt(power / static_cast<double>(end - begin))
+                                       : std::numeric_limits<double>::quiet_NaN();
+      const auto row = static_cast<Eigen::Index>(r);
+      table.noise(row, c) = noise;
+      table.snr(row, c) = table.amplitude(row, c) / noise;
+    }
+  }
+}
+
+void HarmonicExtractor::extract(const Eigen::MatrixXcd& spectrum, const Eigen::MatrixXd& bin_noise,
+                                HarmonicTable& table) const {
+  check("extract", spectrum, table);
+  if (bin_noise.rows() != spectrum.rows() || bin_noise.cols() != spectrum.cols()) {
+    throw std::invalid_argument("HarmonicExtractor::extract: background noise is " + std::to_string(bin_noise.rows()) +
+                                " x " + std::to_string(bin_noise.cols()) + ", expected " +
+                                std::to_string(spectrum.rows()) + " x " + std::to_string(spectrum.cols()));
+  }
+  fill_amplitudes(spectrum, table);
+  for (Eigen::Index c = 0; c < static_cast<Eigen::Index>(channels_); ++c) {
+    for (std::size_t r = 0; r < bins_.size(); ++r) {
+      const auto row = static_cast<Eigen::Index>(r);
+      const double noise = bin_noise(static_cast<Eigen::Index>(bins_[r].bin), c);
+      table.noise(row, c) = noise;
+      table.snr(row, c) = table.amplitude(row, c) / noise;
+    }
+  }
+}
+
+}  // namespace mpi::recon
