@@ -321,7 +321,7 @@ Eigen::VectorXd model_row_energies(const ModelSystemMatrixSpec& spec, std::size_
 
 // --- calibration ---
 
-CalibrationSystemMatrixBuilder::CalibrationSystemMatrixBuilder(VoxelGrid grid, std::size_t channel_count,
+CalibrationSystemMatrixBuilder::CalibrationSystemMatrixBuilder(const VoxelGrid& grid, std::size_t channel_count,
                                                                std::size_t frame_samples, double sample_rate_hz,
                                                                std::vector<std::size_t> rows) {
   validate(grid, "calibration system matrix");

@@ -114,7 +114,7 @@ class CalibrationSystemMatrixBuilder {
  public:
   // `rows`: frame rows to keep (empty keeps all). Throws for a bad grid, zero channels, fewer than 2 frame
   // samples, a non-positive rate or a row index out of range.
-  CalibrationSystemMatrixBuilder(VoxelGrid grid, std::size_t channel_count, std::size_t frame_samples,
+  CalibrationSystemMatrixBuilder(const VoxelGrid& grid, std::size_t channel_count, std::size_t frame_samples,
                                  double sample_rate_hz, std::vector<std::size_t> rows = {});
 
   // One background frame spectrum (frame bins x channel_count); the mean of all added ones is subtracted.
