@@ -12,6 +12,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace mpi::recon {
@@ -93,8 +94,8 @@ double frame_centre_sample(std::uint64_t first_sample, std::size_t samples_per_f
   return static_cast<double>(first_sample) + 0.5 * (static_cast<double>(samples_per_frame) - 1.0);
 }
 
-FrameSpectrum::FrameSpectrum(FrameGeometry geometry, FftPlanning planning)
-    : geometry_(std::move(geometry)), drive_bins_(drive_bins(geometry_)) {
+FrameSpectrum::FrameSpectrum(FrameGeometry geometry, FftPlanning planning, FftPrecision precision)
+    : geometry_(std::move(geometry)), drive_bins_(drive_bins(geometry_)), precision_(precision) {
   const std::size_t n = geometry_.samples_per_frame;
   const std::size_t c = geometry_.channels;
   if (c > static_cast<std::size_t>(std::numeric_limits<int>::max()) / n) {
@@ -102,16 +103,29 @@ FrameSpectrum::FrameSpectrum(FrameGeometry geometry, FftPlanning planning)
                                 " samples exceed FFTW's int range");
   }
   spectrum_ = Matrix::Zero(static_cast<Eigen::Index>(bins()), static_cast<Eigen::Index>(c));
-  time_ = static_cast<double*>(fftw_malloc(sizeof(double) * n * c));
-  if (time_ == nullptr) throw std::bad_alloc();
   int len = static_cast<int>(n);
-  const unsigned flags = (planning == FftPlanning::measure ? FFTW_MEASURE : FFTW_ESTIMATE);
-  {
+  const int howmany = static_cast<int>(c);
+  const int out_stride = static_cast<int>(bins());
+  const unsigned flags = planning == FftPlanning::patient   ? FFTW_PATIENT
+                         : planning == FftPlanning::measure ? FFTW_MEASURE
+                                                            : FFTW_ESTIMATE;
+  if (precision_ == FftPrecision::single_precision) {
+    time_f_ = static_cast<float*>(fftwf_malloc(sizeof(float) * n * c));
+    out_f_ = fftwf_malloc(sizeof(fftwf_complex) * bins() * c);
+    if (time_f_ == nullptr || out_f_ == nullptr) {
+      release();
+      throw std::bad_alloc();
+    }
+    const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+    plan_ = fftwf_plan_many_dft_r2c(1, &len, howmany, time_f_, nullptr, 1, len, static_cast<fftwf_complex*>(out_f_),
+                                    nullptr, 1, out_stride, flags);
+  } else {
+    time_ = static_cast<double*>(fftw_malloc(sizeof(double) * n * c));
+    if (time_ == nullptr) throw std::bad_alloc();
     const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
     // One batched plan: channel c reads time_[c * n ..] and writes spectrum_ column c.
-    plan_ = fftw_plan_many_dft_r2c(1, &len, static_cast<int>(c), time_, nullptr, 1, len,
-                                   reinterpret_cast<fftw_complex*>(spectrum_.data()), nullptr, 1,
-                                   static_cast<int>(bins()), flags);
+    plan_ = fftw_plan_many_dft_r2c(1, &len, howmany, time_, nullptr, 1, len,
+                                   reinterpret_cast<fftw_complex*>(spectrum_.data()), nullptr, 1, out_stride, flags);
   }
   if (plan_ == nullptr) {
     release();
@@ -126,7 +140,10 @@ FrameSpectrum::~FrameSpectrum() { release(); }
 FrameSpectrum::FrameSpectrum(FrameSpectrum&& other) noexcept
     : geometry_(std::move(other.geometry_)),
       drive_bins_(std::move(other.drive_bins_)),
+      precision_(other.precision_),
       time_(std::exchange(other.time_, nullptr)),
+      time_f_(std::exchange(other.time_f_, nullptr)),
+      out_f_(std::exchange(other.out_f_, nullptr)),
       spectrum_(std::move(other.spectrum_)),  // moves the buffer the plan writes to
       plan_(std::exchange(other.plan_, nullptr)) {}
 
@@ -135,7 +152,10 @@ FrameSpectrum& FrameSpectrum::operator=(FrameSpectrum&& other) noexcept {
     release();
     geometry_ = std::move(other.geometry_);
     drive_bins_ = std::move(other.drive_bins_);
+    precision_ = other.precision_;
     time_ = std::exchange(other.time_, nullptr);
+    time_f_ = std::exchange(other.time_f_, nullptr);
+    out_f_ = std::exchange(other.out_f_, nullptr);
     spectrum_.swap(other.spectrum_);
     plan_ = std::exchange(other.plan_, nullptr);
   }
@@ -145,11 +165,19 @@ FrameSpectrum& FrameSpectrum::operator=(FrameSpectrum&& other) noexcept {
 void FrameSpectrum::release() noexcept {
   if (plan_ != nullptr) {
     const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-    fftw_destroy_plan(static_cast<fftw_plan>(plan_));
+    if (precision_ == FftPrecision::single_precision) {
+      fftwf_destroy_plan(static_cast<fftwf_plan>(plan_));
+    } else {
+      fftw_destroy_plan(static_cast<fftw_plan>(plan_));
+    }
   }
   plan_ = nullptr;
   fftw_free(time_);
   time_ = nullptr;
+  fftwf_free(time_f_);
+  time_f_ = nullptr;
+  fftwf_free(out_f_);
+  out_f_ = nullptr;
 }
 
 namespace {
@@ -162,7 +190,27 @@ void check_samples(const char* where, std::size_t got, std::size_t n, std::size_
   }
 }
 
+// out[j] = scale * in[j * stride], in the output's precision.
+template <class Out, class In>
+void scaled_copy(const In* in, std::size_t stride, std::size_t n, double scale, Out* out) {
+  const auto s = static_cast<Out>(scale);
+  for (std::size_t j = 0; j < n; ++j) out[j] = s * static_cast<Out>(in[j * stride]);
+}
+
 }  // namespace
+
+template <class FillChannel>
+void FrameSpectrum::fill_and_transform(FillChannel fill_channel) {
+  const std::size_t n = geometry_.samples_per_frame;
+  for (std::size_t ch = 0; ch < geometry_.channels; ++ch) {
+    if (precision_ == FftPrecision::single_precision) {
+      fill_channel(ch, time_f_ + ch * n);
+    } else {
+      fill_channel(ch, time_ + ch * n);
+    }
+  }
+  execute_and_fix_edges();
+}
 
 FrameSpectrum::Matrix& FrameSpectrum::transform(std::span<const std::int16_t> codes, double volts_per_code) {
   const std::size_t n = geometry_.samples_per_frame;
@@ -172,12 +220,7 @@ FrameSpectrum::Matrix& FrameSpectrum::transform(std::span<const std::int16_t> co
     throw std::invalid_argument("FrameSpectrum::transform(int16): volts_per_code is not finite");
   }
   const double scale = 2.0 * volts_per_code / static_cast<double>(n);  // volts and the 2/N of the amplitudes
-  for (std::size_t ch = 0; ch < c; ++ch) {
-    double* out = time_ + ch * n;
-    const std::int16_t* in = codes.data() + ch;
-    for (std::size_t j = 0; j < n; ++j) out[j] = scale * static_cast<double>(in[j * c]);
-  }
-  execute_and_fix_edges();
+  fill_and_transform([&](std::size_t ch, auto* out) { scaled_copy(codes.data() + ch, c, n, scale, out); });
   return spectrum_;
 }
 
@@ -196,13 +239,9 @@ FrameSpectrum::Matrix& FrameSpectrum::transform(std::span<const std::int16_t> co
                                   std::to_string(ch) + " is not finite");
     }
   }
-  for (std::size_t ch = 0; ch < c; ++ch) {
-    const double scale = 2.0 * volts_per_code[ch] / static_cast<double>(n);
-    double* out = time_ + ch * n;
-    const std::int16_t* in = codes.data() + ch;
-    for (std::size_t j = 0; j < n; ++j) out[j] = scale * static_cast<double>(in[j * c]);
-  }
-  execute_and_fix_edges();
+  const double inv_n = 2.0 / static_cast<double>(n);
+  fill_and_transform(
+      [&](std::size_t ch, auto* out) { scaled_copy(codes.data() + ch, c, n, inv_n * volts_per_code[ch], out); });
   return spectrum_;
 }
 
@@ -211,12 +250,7 @@ FrameSpectrum::Matrix& FrameSpectrum::transform(std::span<const double> volts) {
   const std::size_t c = geometry_.channels;
   check_samples("transform(double)", volts.size(), n, c);
   const double scale = 2.0 / static_cast<double>(n);
-  for (std::size_t ch = 0; ch < c; ++ch) {
-    double* out = time_ + ch * n;
-    const double* in = volts.data() + ch;
-    for (std::size_t j = 0; j < n; ++j) out[j] = scale * in[j * c];
-  }
-  execute_and_fix_edges();
+  fill_and_transform([&](std::size_t ch, auto* out) { scaled_copy(volts.data() + ch, c, n, scale, out); });
   return spectrum_;
 }
 
@@ -228,16 +262,28 @@ FrameSpectrum::Matrix& FrameSpectrum::transform_channels(const Eigen::Ref<const 
                                 std::to_string(c) + " samples x channels, got " + std::to_string(samples.rows()) +
                                 " x " + std::to_string(samples.cols()));
   }
-  Eigen::Map<Eigen::MatrixXd>(time_, n, c) = (2.0 / static_cast<double>(n)) * samples;
-  execute_and_fix_edges();
+  const double scale = 2.0 / static_cast<double>(n);
+  fill_and_transform([&](std::size_t ch, auto* out) {
+    using T = std::remove_pointer_t<decltype(out)>;
+    Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>(out, n) =
+        (scale * samples.col(static_cast<Eigen::Index>(ch))).template cast<T>();
+  });
   return spectrum_;
 }
 
 // The input was scaled by 2/N before the transform (one pass over the samples instead of one over the bins);
-// bin 0 and, for even N, bin N/2 take 1/N.
+// bin 0 and, for even N, bin N/2 take 1/N. Single precision widens to the double spectrum here.
 void FrameSpectrum::execute_and_fix_edges() {
   const std::size_t n = geometry_.samples_per_frame;
-  fftw_execute(static_cast<fftw_plan>(plan_));
+  if (precision_ == FftPrecision::single_precision) {
+    fftwf_execute(static_cast<fftwf_plan>(plan_));
+    const auto rows = static_cast<Eigen::Index>(bins());
+    const auto cols = static_cast<Eigen::Index>(geometry_.channels);
+    spectrum_ = Eigen::Map<const Eigen::MatrixXcf>(static_cast<const std::complex<float>*>(out_f_), rows, cols)
+                    .cast<std::complex<double>>();
+  } else {
+    fftw_execute(static_cast<fftw_plan>(plan_));
+  }
   spectrum_.row(0) *= 0.5;
   if (n % 2 == 0) spectrum_.row(static_cast<Eigen::Index>(n / 2)) *= 0.5;
 }

@@ -12,6 +12,37 @@
 
 namespace mpi::recon {
 
+double fast_atan2(double y, double x) noexcept {
+  constexpr double kPi = 3.14159265358979323846;
+  constexpr double kTanPi8 = 0.41421356237309504880;
+  const double ax = std::abs(x);
+  const double ay = std::abs(y);
+  const double hi = std::max(ax, ay);
+  const double lo = std::min(ax, ay);
+  const double a = hi > 0.0 ? lo / hi : 0.0;  // in [0, 1]
+  const bool upper = a > kTanPi8;
+  const double t = upper ? (a - 1.0) / (a + 1.0) : a;  // |t| <= tan(pi/8)
+  const double t2 = t * t;
+  // atan(t) = t sum_n (-1)^n t^(2n) / (2n + 1), n = 0..11, by Horner in t^2.
+  double p = -1.0 / 23.0;
+  p = p * t2 + 1.0 / 21.0;
+  p = p * t2 - 1.0 / 19.0;
+  p = p * t2 + 1.0 / 17.0;
+  p = p * t2 - 1.0 / 15.0;
+  p = p * t2 + 1.0 / 13.0;
+  p = p * t2 - 1.0 / 11.0;
+  p = p * t2 + 1.0 / 9.0;
+  p = p * t2 - 1.0 / 7.0;
+  p = p * t2 + 1.0 / 5.0;
+  p = p * t2 - 1.0 / 3.0;
+  p = p * t2 + 1.0;
+  double r = t * p + (upper ? 0.25 * kPi : 0.0);  // atan(lo / hi) in [0, pi/4]
+  if (ay > ax) r = 0.5 * kPi - r;
+  if (std::signbit(x)) r = kPi - r;
+  if (std::isnan(x) || std::isnan(y)) r = std::numeric_limits<double>::quiet_NaN();
+  return std::signbit(y) ? -r : r;
+}
+
 std::vector<HarmonicBin> drive_harmonics(const FrameGeometry& geometry, int max_order) {
   const std::vector<std::size_t> drives = drive_bins(geometry);
   if (max_order < 1) {
@@ -134,7 +165,7 @@ void HarmonicExtractor::fill_amplitudes(const Eigen::MatrixXcd& spectrum, Harmon
       const std::complex<double> v = spectrum(static_cast<Eigen::Index>(bins_[r].bin), c);
       const auto row = static_cast<Eigen::Index>(r);
       table.amplitude(row, c) = std::sqrt(std::norm(v));
-      table.phase_rad(row, c) = std::arg(v);
+      table.phase_rad(row, c) = fast_atan2(v.imag(), v.real());
     }
   }
 }

@@ -199,5 +199,27 @@ TEST(HarmonicTable, RejectsBadInput) {
   EXPECT_THROW(ex.extract(right, Eigen::MatrixXd::Zero(16, 2), t), std::invalid_argument);
 }
 
+TEST(HarmonicTable, FastAtan2MatchesStdAtan2) {
+  double worst = 0.0;
+  for (int i = -20000; i <= 20000; ++i) {
+    const double angle = kPi * static_cast<double>(i) / 20000.0;
+    for (double r : {1e-300, 1e-6, 1.0, 3.7e5}) {
+      const double y = r * std::sin(angle);
+      const double x = r * std::cos(angle);
+      worst = std::max(worst, std::abs(fast_atan2(y, x) - std::atan2(y, x)));
+    }
+  }
+  EXPECT_LT(worst, 1e-10);
+  // Octant boundaries and signed zeros follow std::atan2.
+  for (double y : {0.0, -0.0, 1.0, -1.0, 0.41421356237309503, -2.414213562373095}) {
+    for (double x : {0.0, -0.0, 1.0, -1.0, 2.414213562373095, -0.41421356237309503}) {
+      EXPECT_NEAR(fast_atan2(y, x), std::atan2(y, x), 1e-10) << "y " << y << " x " << x;
+      EXPECT_EQ(std::signbit(fast_atan2(y, x)), std::signbit(std::atan2(y, x))) << "y " << y << " x " << x;
+    }
+  }
+  EXPECT_TRUE(std::isnan(fast_atan2(std::nan(""), 1.0)));
+  EXPECT_TRUE(std::isnan(fast_atan2(1.0, std::nan(""))));
+}
+
 }  // namespace
 }  // namespace mpi::recon

@@ -58,6 +58,17 @@ enum class FftPlanning {
   estimate,  // plan instantly (FFTW_ESTIMATE)
   measure,   // time candidate algorithms once at construction (FFTW_MEASURE): faster to run, slow to build
              // for lengths with large prime factors (the 3D frame of 53856 = 2^5 3^2 11 17 samples: tens of s)
+  patient,   // a wider search (FFTW_PATIENT): slower still to build, faster to run for awkward lengths (the
+             // single-precision 3D frame runs about 1.6x faster than with measure)
+};
+
+// Arithmetic of the transform. The output is complex<double> either way.
+enum class FftPrecision {
+  double_precision,  // double samples, double FFT
+  single_precision,  // float samples and float FFT (FFTW's fftwf), widened to double on output. Relative
+                     // error about 1e-7 of the channel's largest amplitude: far below the 16-bit ADC's
+                     // quantisation (3e-5 of full scale), so it loses nothing for ADC frames; faster for
+                     // the 2D and 1D frame sizes, not for the 3D frame (see recon/README.md).
 };
 
 class FrameSpectrum {
@@ -65,7 +76,8 @@ class FrameSpectrum {
   using Matrix = Eigen::MatrixXcd;
 
   // Validates the geometry (see drive_bins) and plans one batched real-to-complex transform of all channels.
-  explicit FrameSpectrum(FrameGeometry geometry, FftPlanning planning = FftPlanning::estimate);
+  explicit FrameSpectrum(FrameGeometry geometry, FftPlanning planning = FftPlanning::estimate,
+                         FftPrecision precision = FftPrecision::double_precision);
   ~FrameSpectrum();
   FrameSpectrum(FrameSpectrum&& other) noexcept;
   FrameSpectrum& operator=(FrameSpectrum&& other) noexcept;
@@ -76,6 +88,7 @@ class FrameSpectrum {
   [[nodiscard]] std::size_t bins() const noexcept { return geometry_.bins(); }
   [[nodiscard]] std::size_t channels() const noexcept { return geometry_.channels; }
   [[nodiscard]] const std::vector<std::size_t>& drive_bin_indices() const noexcept { return drive_bins_; }
+  [[nodiscard]] FftPrecision precision() const noexcept { return precision_; }
   // Frequency of bin k in Hz.
   [[nodiscard]] double bin_frequency_hz(std::size_t k) const { return static_cast<double>(k) * geometry_.bin_spacing_hz(); }
 
@@ -95,13 +108,20 @@ class FrameSpectrum {
   [[nodiscard]] Matrix& spectrum() noexcept { return spectrum_; }
 
  private:
+  // Writes every channel into the input buffer of the precision in use: fill_channel(channel, out) with out
+  // a double* or float* to samples_per_frame samples; then transforms.
+  template <class FillChannel>
+  void fill_and_transform(FillChannel fill_channel);
   void execute_and_fix_edges();
   void release() noexcept;
 
   FrameGeometry geometry_;
   std::vector<std::size_t> drive_bins_;
-  double* time_ = nullptr;  // fftw_malloc'd, channel-major: channels x samples_per_frame
-  Matrix spectrum_;         // FFTW writes here directly (bins x channels, column-major)
+  FftPrecision precision_ = FftPrecision::double_precision;
+  double* time_ = nullptr;   // double precision: fftw_malloc'd, channel-major: channels x samples_per_frame
+  float* time_f_ = nullptr;  // single precision: the same layout, fftwf_malloc'd
+  void* out_f_ = nullptr;    // single precision: fftwf_complex bins x channels
+  Matrix spectrum_;          // double precision: FFTW writes here directly (bins x channels, column-major)
   void* plan_ = nullptr;
 };
 
