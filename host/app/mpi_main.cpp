@@ -1,6 +1,8 @@
 // mpi: the operator's command. Plans and runs a scan against the firmware daemon, or replays a raw
 // capture offline through the same pipeline, and writes the image (CSV + PNG), the raw capture and a
 // short report into an output folder.
+#include "mpi/host/drive_plan.hpp"
+#include "mpi/host/image_output.hpp"
 #include "mpi/host/link_client.hpp"
 #include "mpi/host/profile_output.hpp"
 #include "mpi/host/scan_controller.hpp"
@@ -11,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -28,12 +31,39 @@ std::atomic<bool> g_interrupt{false};
 
 extern "C" void on_signal(int /*signal*/) { g_interrupt.store(true); }
 
+std::string latency_line(const host::ScanOutcome& outcome) {
+  std::ostringstream r;
+  r.setf(std::ios::fixed);
+  r.precision(3);
+  r << "latency from a frame's last sample to its image (" << outcome.latency.count << " frames): median "
+    << outcome.latency.median_s * 1e3 << " ms, p95 " << outcome.latency.p95_s * 1e3 << " ms, max " << outcome.latency.max_s * 1e3 << " ms\n";
+  return r.str();
+}
+
 std::string report(const host::ScanOutcome& outcome, const host::ScanPlan& plan, const host::ScannerDescription& scanner) {
   std::ostringstream r;
   r.setf(std::ios::fixed);
   r.precision(4);
-  r << "frames reconstructed: " << outcome.frames << " (discarded incomplete: " << outcome.counters.frames_discarded
-    << ", gaps: " << outcome.counters.gaps << ", samples lost: " << outcome.counters.samples_lost << ")\n";
+  r << "frames reconstructed: " << outcome.frames << " (dropped from display: " << outcome.dropped
+    << ", discarded incomplete: " << outcome.counters.frames_discarded << ", gaps: " << outcome.counters.gaps
+    << ", samples lost: " << outcome.counters.samples_lost << ")\n";
+  r << latency_line(outcome);
+  if (outcome.mean_image) {
+    r << "sequence " << plan.sequence.name << "; sampling " << outcome.sample_rate_hz / 1e6 << " MS/s\n";
+    for (const auto& d : outcome.drives) {
+      r << "drive along (" << d.direction.x() << ", " << d.direction.y() << ", " << d.direction.z() << "): " << d.frequency_hz << " Hz, "
+        << d.amplitude_t * 1e3 << " mT, phase " << d.phase_rad << " rad\n";
+    }
+    const host::GridImage& image = *outcome.mean_image;
+    const auto& g = image.grid;
+    r << "image grid: " << g.counts[0] << " x " << g.counts[1] << " x " << g.counts[2] << " pixels of " << g.pixel_m.x() * 1e3 << " mm\n";
+    if (!image.values.empty()) {
+      const auto peak = static_cast<std::size_t>(std::max_element(image.values.begin(), image.values.end()) - image.values.begin());
+      const Eigen::Vector3d c = g.centre_m(peak) * 1e3;
+      r << "peak at (" << c.x() << ", " << c.y() << ", " << c.z() << ") mm, value " << image.values[peak] << "\n";
+    }
+    return r.str();
+  }
   r << "drive: " << outcome.drive_frequency_hz << " Hz, " << outcome.drive_amplitude_t * 1e3 << " mT; sampling "
     << outcome.sample_rate_hz / 1e6 << " MS/s\n";
   r << "analytic PSF FWHM: " << recon::psf_fwhm_m(plan.tracer, scanner.gradient_t_per_m) * 1e3 << " mm\n";
@@ -48,13 +78,49 @@ std::string report(const host::ScanOutcome& outcome, const host::ScanPlan& plan,
   return r.str();
 }
 
-void write_outputs(const host::ScanOutcome& outcome, const host::ScanPlan& plan, const host::ScannerDescription& scanner,
-                   const fs::path& out, const std::string& title) {
-  host::write_profile_csv(outcome.image, out / "profile.csv");
-  host::write_profile_png(outcome.image, out / "profile.png", title);
+// Returns the names of the files written.
+std::string write_outputs(const host::ScanOutcome& outcome, const host::ScanPlan& plan, const host::ScannerDescription& scanner,
+                          const fs::path& out, const std::string& title) {
+  std::string written;
+  if (outcome.mean_image) {
+    host::write_image_csv(*outcome.mean_image, out / "image.csv");
+    host::write_image_png(*outcome.mean_image, out / "image.png", title + ", mean of " + std::to_string(outcome.frames) + " frames");
+    host::write_image_csv(*outcome.last_image, out / "last_image.csv");
+    host::write_image_png(*outcome.last_image, out / "last_image.png", title + ", last frame");
+    written = "image.png, image.csv, last_image.png, last_image.csv";
+  } else {
+    host::write_profile_csv(outcome.image, out / "profile.csv");
+    host::write_profile_png(outcome.image, out / "profile.png", title);
+    written = "profile.png, profile.csv";
+  }
   const std::string text = report(outcome, plan, scanner);
   std::ofstream(out / "report.txt") << text;
   std::cout << text;
+  return written + ", report.txt";
+}
+
+// Errors of a plan that only show with the scanner (a sequence it does not have, a grid that does not fit).
+void check_plan_with_scanner(const host::ScanPlan& plan, const host::ScannerDescription& scanner) {
+  const host::DrivePlan drive = host::plan_drive(plan, scanner, scanner.sample_rate_hz);
+  if (!plan.multi_dimensional()) return;
+  std::vector<recon::DriveComponent> components;
+  for (const host::PlannedDrive& d : drive.drives) {
+    components.push_back({scanner.drives[d.channel].axis, d.amplitude_t, d.frequency_hz, d.phase_rad});
+  }
+  (void)host::plan_image_grid(plan, scanner.gradient_matrix_t_per_m, components);
+}
+
+host::LiveScanOptions options_for(const std::string& address, double timeout_s, const fs::path& out) {
+  const auto [host_name, port] = host::parse_address(address);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  host::LiveScanOptions options;
+  options.host = host_name;
+  options.port = port;
+  options.receive_timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
+  options.capture_file = out / "raw.mpilink";
+  options.interrupt = &g_interrupt;
+  return options;
 }
 
 void prepare_output(const fs::path& out) {
@@ -117,6 +183,7 @@ int main(int argc, char** argv) {
   try {
     plan = host::load_scan_plan(plan_file);
     scanner = host::load_scanner_description(scanner_file);
+    check_plan_with_scanner(plan, scanner);
     prepare_output(out_dir);
   } catch (const std::exception& e) {
     std::cerr << "mpi: " << e.what() << '\n';
@@ -125,23 +192,16 @@ int main(int argc, char** argv) {
 
   try {
     const fs::path out(out_dir);
+    const std::string method = plan.multi_dimensional() ? "x-space (" + plan.sequence.name + ")" : "1D x-space";
+    std::string written;
     if (scan->parsed()) {
-      const auto [host_name, port] = host::parse_address(address);
-      std::signal(SIGINT, on_signal);
-      std::signal(SIGTERM, on_signal);
-      host::LiveScanOptions options;
-      options.host = host_name;
-      options.port = port;
-      options.receive_timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
-      options.capture_file = out / "raw.mpilink";
-      options.interrupt = &g_interrupt;
-      const host::ScanOutcome outcome = host::run_live_scan(plan, scanner, options);
-      write_outputs(outcome, plan, scanner, out, "1D x-space, live scan");
+      const host::ScanOutcome outcome = host::run_live_scan(plan, scanner, options_for(address, timeout_s, out));
+      written = write_outputs(outcome, plan, scanner, out, method + ", live scan");
     } else {
       const host::ScanOutcome outcome = host::replay_capture(plan, scanner, capture_file);
-      write_outputs(outcome, plan, scanner, out, "1D x-space, replay of " + fs::path(capture_file).filename().string());
+      written = write_outputs(outcome, plan, scanner, out, method + ", replay of " + fs::path(capture_file).filename().string());
     }
-    std::cout << "outputs in " << fs::absolute(out).lexically_normal().string() << ": profile.png, profile.csv, report.txt"
+    std::cout << "outputs in " << fs::absolute(out).lexically_normal().string() << ": " << written
               << (scan->parsed() ? ", raw.mpilink" : "") << '\n';
     return 0;
   } catch (const std::invalid_argument& e) {

@@ -1,5 +1,7 @@
 #include "mpi/host/acquisition_stream.hpp"
 
+#include "mpi/host/drive_plan.hpp"
+
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -18,7 +20,8 @@ std::uint32_t samples_per_period(double sample_rate_hz, double drive_frequency_h
   return static_cast<std::uint32_t>(whole);
 }
 
-AcquisitionStream::AcquisitionStream(const ScanPlan& plan, FrameSink sink) : plan_(plan), sink_(std::move(sink)) {}
+AcquisitionStream::AcquisitionStream(const ScanPlan& plan, const ScannerDescription& scanner, FrameSink sink)
+    : plan_(plan), scanner_(scanner), sink_(std::move(sink)) {}
 
 const AcquisitionSetup& AcquisitionStream::setup() const {
   if (!setup_) throw std::logic_error("acquisition not configured yet");
@@ -41,11 +44,27 @@ void AcquisitionStream::consume(const link::v1::Envelope& env) {
       AcquisitionSetup s;
       s.sample_rate_hz = board_.adc_sample_rate_hz();
       s.drive = {reply.drive(0).amplitude_t(), reply.drive(0).frequency_hz(), reply.drive(0).phase_rad()};
-      s.samples_per_period = samples_per_period(s.sample_rate_hz, s.drive.frequency_hz);
       s.receive_channel = 0;
+      s.adc_channels = board_.adc_channels();
+      s.first_frame_sample = reply.ramp_samples();
+      if (plan_.multi_dimensional()) {
+        const DrivePlan planned = plan_drive(plan_, scanner_, s.sample_rate_hz);
+        check_realised_drive(planned, reply);
+        if (planned.cycle_samples > UINT32_MAX / 2) throw std::runtime_error("drive cycle too long");
+        s.samples_per_period = static_cast<std::uint32_t>(planned.cycle_samples);
+        s.periods_per_frame = planned.periods_per_frame;
+        for (const auto& r : reply.drive()) {
+          if (r.channel() >= scanner_.drives.size()) throw std::runtime_error("ConfigureReply names drive channel " + std::to_string(r.channel()) + ", the scanner has fewer");
+          s.drives.push_back({scanner_.drives[r.channel()].axis, r.amplitude_t(), r.frequency_hz(), r.phase_rad()});
+          s.drive_channels.push_back(r.channel());
+        }
+      } else {
+        s.samples_per_period = samples_per_period(s.sample_rate_hz, s.drive.frequency_hz);
+        s.periods_per_frame = plan_.sequence.periods_per_frame;
+      }
       FrameGeometry g;
       g.samples_per_period = s.samples_per_period;
-      g.periods_per_frame = plan_.sequence.periods_per_frame;
+      g.periods_per_frame = s.periods_per_frame;
       g.channels = board_.adc_channels();
       g.first_frame_sample = reply.ramp_samples();
       setup_ = s;

@@ -1,10 +1,29 @@
 #include "mpi/host/reconstruction_runner.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <stdexcept>
 
 namespace mpi::host {
 
-ReconstructionRunner::ReconstructionRunner(const ScanPlan& plan, const ScannerDescription& scanner) : plan_(plan), scanner_(scanner) {}
+LatencyStats latency_stats(std::vector<double> v) {
+  LatencyStats s;
+  s.count = v.size();
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  const auto rank = [&v](double q) {
+    const auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+    return v[std::clamp<std::size_t>(k, 1, v.size()) - 1];
+  };
+  s.median_s = v.size() % 2 == 1 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  s.p95_s = rank(0.95);
+  s.max_s = v.back();
+  return s;
+}
+
+ReconstructionRunner::ReconstructionRunner(const ScanPlan& plan, const ScannerDescription& scanner, WhenFull when_full, std::size_t capacity)
+    : plan_(plan), scanner_(scanner), frames_(capacity, when_full) {}
 
 ReconstructionRunner::~ReconstructionRunner() {
   frames_.close();
@@ -13,12 +32,21 @@ ReconstructionRunner::~ReconstructionRunner() {
 
 void ReconstructionRunner::start(const AcquisitionSetup& setup) {
   if (thread_.joinable()) throw std::logic_error("reconstruction already started");
-  pipeline_ = std::make_unique<Pipeline1D>(plan_, scanner_, setup);
+  if (plan_.multi_dimensional()) {
+    pipeline_grid_ = std::make_unique<LissajousPipeline>(plan_, scanner_, setup);
+    image_.assign(pipeline_grid_->image_size(), 0.0);
+  } else {
+    pipeline_1d_ = std::make_unique<Pipeline1D>(plan_, scanner_, setup);
+  }
+  latencies_s_.reserve(std::min<std::size_t>(plan_.sequence.frames, 10'000'000));
   thread_ = std::thread([this] {
     while (auto frame = frames_.pop()) {
       if (error_) continue;  // keep draining so the producer never blocks forever
       try {
-        accumulator_.add(pipeline_->process(*frame));
+        if (pipeline_grid_) run_grid(*frame);
+        else run_1d(*frame);
+        latencies_s_.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - frame->arrival).count());
+        ++frames_done_;
       } catch (...) {
         error_ = std::current_exception();
       }
@@ -26,17 +54,34 @@ void ReconstructionRunner::start(const AcquisitionSetup& setup) {
   });
 }
 
-void ReconstructionRunner::push(Frame&& frame) {
-  if (!thread_.joinable()) throw std::logic_error("frame before the reconstruction was started");
-  frames_.push(std::move(frame));
+void ReconstructionRunner::run_1d(const Frame& frame) { profiles_.add(pipeline_1d_->process(frame)); }
+
+void ReconstructionRunner::run_grid(const Frame& frame) {
+  pipeline_grid_->process(frame, image_);
+  images_.add(image_);
 }
 
-recon::Profile1D ReconstructionRunner::finish() {
+bool ReconstructionRunner::push(Frame&& frame) {
+  if (!thread_.joinable()) throw std::logic_error("frame before the reconstruction was started");
+  return frames_.push(std::move(frame));
+}
+
+ReconstructionResult ReconstructionRunner::finish() {
   frames_.close();
   if (thread_.joinable()) thread_.join();
   if (error_) std::rethrow_exception(error_);
-  if (accumulator_.frames() == 0) throw std::runtime_error("no complete frame was acquired");
-  return accumulator_.mean();
+  if (frames_done_ == 0) throw std::runtime_error("no complete frame was acquired");
+  ReconstructionResult r;
+  r.frames = frames_done_;
+  r.dropped = frames_.dropped();
+  r.latency = latency_stats(latencies_s_);
+  if (pipeline_grid_) {
+    r.mean = GridImage{pipeline_grid_->grid(), images_.mean()};
+    r.last = GridImage{pipeline_grid_->grid(), image_};
+  } else {
+    r.profile = profiles_.mean();
+  }
+  return r;
 }
 
 }  // namespace mpi::host

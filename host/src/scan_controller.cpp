@@ -1,6 +1,7 @@
 #include "mpi/host/scan_controller.hpp"
 
 #include "mpi/host/acquisition_stream.hpp"
+#include "mpi/host/drive_plan.hpp"
 #include "mpi/host/heartbeat_sender.hpp"
 #include "mpi/host/link_client.hpp"
 #include "mpi/host/raw_capture.hpp"
@@ -23,8 +24,14 @@ namespace {
 
 ScanOutcome outcome_of(const AcquisitionStream& stream, ReconstructionRunner& runner) {
   ScanOutcome out;
-  out.image = runner.finish();
-  out.frames = runner.frames();
+  ReconstructionResult result = runner.finish();
+  out.image = std::move(result.profile);
+  out.mean_image = std::move(result.mean);
+  out.last_image = std::move(result.last);
+  out.frames = result.frames;
+  out.dropped = result.dropped;
+  out.latency = result.latency;
+  out.drives = stream.setup().drives;
   out.counters = stream.counters();
   out.chunk_flags = static_cast<std::uint32_t>(stream.chunk_flags_seen());
   out.sample_rate_hz = stream.setup().sample_rate_hz;
@@ -32,18 +39,6 @@ ScanOutcome outcome_of(const AcquisitionStream& stream, ReconstructionRunner& ru
   out.drive_amplitude_t = stream.setup().drive.amplitude_t;
   out.end_reason = stream.stream_end().reason();
   return out;
-}
-
-link::v1::Configure configure_request(const ScanPlan& plan, double sample_rate_hz) {
-  link::v1::Configure c;
-  auto* drive = c.add_drive();
-  drive->set_channel(0);
-  drive->set_frequency_hz(plan.sequence.drive_frequency_hz);
-  drive->set_amplitude_t(plan.sequence.drive_amplitude_t);
-  drive->set_phase_rad(plan.sequence.drive_phase_rad);
-  const std::uint32_t spp = samples_per_period(sample_rate_hz, plan.sequence.drive_frequency_hz);
-  c.set_ramp_samples(plan.sequence.ramp_periods * spp);
-  return c;
 }
 
 }  // namespace
@@ -55,8 +50,14 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
     capture.emplace(options.capture_file);
     link.set_tee([&capture](std::string frame) { capture->push(std::move(frame)); });
   }
-  ReconstructionRunner runner(plan, scanner);
-  AcquisitionStream stream(plan, [&runner](Frame&& f) { runner.push(std::move(f)); });
+  // The display path: frames the reconstruction cannot keep up with are dropped (and counted), the link
+  // and the raw capture are never held up.
+  ReconstructionRunner runner(plan, scanner, WhenFull::drop_newest, options.display_frames);
+  std::chrono::steady_clock::time_point arrival{};  // when the envelope being consumed was received
+  AcquisitionStream stream(plan, scanner, [&runner, &arrival](Frame&& f) {
+    f.arrival = arrival;
+    runner.push(std::move(f));
+  });
 
   link::v1::Envelope hello;
   hello.mutable_hello()->set_protocol_major(protocol::kProtocolMajor);
@@ -80,7 +81,7 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
   }
 
   link::v1::Envelope configure;
-  *configure.mutable_configure() = configure_request(plan, board.adc_sample_rate_hz());
+  *configure.mutable_configure() = configure_request(plan_drive(plan, scanner, board.adc_sample_rate_hz()));
   const link::v1::Envelope configured = link.request(configure);
   if (!configured.has_configure_reply()) throw LinkError("firmware answered Configure with something else");
   stream.consume(configured);
@@ -105,6 +106,7 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
   link::v1::Envelope env;
   while (!stream.ended()) {
     if (!link.receive(env)) throw LinkError("firmware closed the link before the end of the stream");
+    arrival = std::chrono::steady_clock::now();
     if (env.has_fault()) {
       spdlog::error("safety fault: {}", env.fault().message());
       faults.push_back(env.fault().message());
@@ -158,8 +160,11 @@ link::v1::Status clear_faults(const std::string& host, std::uint16_t port, std::
 
 ScanOutcome replay_capture(const ScanPlan& plan, const ScannerDescription& scanner, const std::filesystem::path& file) {
   RawCaptureReader reader(file);
-  ReconstructionRunner runner(plan, scanner);
-  AcquisitionStream stream(plan, [&runner](Frame&& f) { runner.push(std::move(f)); });
+  ReconstructionRunner runner(plan, scanner, WhenFull::block);
+  AcquisitionStream stream(plan, scanner, [&runner](Frame&& f) {
+    f.arrival = std::chrono::steady_clock::now();  // a replay has no arrival: its latency is the pipeline's own
+    runner.push(std::move(f));
+  });
   link::v1::Envelope env;
   bool started = false;
   while (reader.next(env)) {

@@ -79,6 +79,52 @@ class Section {
     return out;
   }
 
+  bool has(const std::string& key) const { return table_->get(key) != nullptr; }
+
+  std::string text(const std::string& key, const std::string& fallback) const {
+    const toml::node* node = table_->get(key);
+    if (node == nullptr) return fallback;
+    const std::optional<std::string> v = node->value_exact<std::string>();
+    if (!v) fail(key, "must be a string");
+    return *v;
+  }
+
+  // An array of numbers, each in [lo, hi].
+  std::vector<double> numbers(const std::string& key, double lo, double hi) const {
+    std::vector<double> out;
+    const toml::node* node = table_->get(key);
+    if (node == nullptr) return out;
+    const toml::array* array = node->as_array();
+    if (array == nullptr || array->empty()) fail(key, "must be a non-empty array of numbers");
+    for (const toml::node& item : *array) {
+      const std::optional<double> v = item.value<double>();
+      if (!v) fail(key, "must be a non-empty array of numbers");
+      if (!std::isfinite(*v) || *v < lo || *v > hi) {
+        std::ostringstream why;
+        why << "entry " << *v << " is outside [" << lo << ", " << hi << "]";
+        fail(key, why.str());
+      }
+      out.push_back(*v);
+    }
+    return out;
+  }
+
+  // A table of numbers keyed by name ({ x = 0.1, y = 0.2 }).
+  std::vector<std::pair<std::string, double>> named_numbers(const std::string& key, double lo, double hi) const {
+    std::vector<std::pair<std::string, double>> out;
+    const toml::node* node = table_->get(key);
+    if (node == nullptr) return out;
+    const toml::table* table = node->as_table();
+    if (table == nullptr) fail(key, "must be a table of numbers per drive channel name, e.g. { x = 0.0, y = 1.57 }");
+    for (const auto& [name, value] : *table) {
+      const std::optional<double> v = value.value<double>();
+      if (!v) fail(key + "." + std::string(name.str()), "must be a number");
+      if (!std::isfinite(*v) || *v < lo || *v > hi) fail(key + "." + std::string(name.str()), "is outside the allowed range");
+      out.emplace_back(std::string(name.str()), *v);
+    }
+    return out;
+  }
+
   // Refuses keys of the section other than `known`.
   void only(std::initializer_list<std::string_view> known) const {
     for (const auto& [key, value] : *table_) {
@@ -147,22 +193,59 @@ ScanPlan load_scan_plan(const std::filesystem::path& file) {
     throw PlanError(name + ": " + std::string(k) + ": unknown key (a plan has tracer, [sequence], [reconstruction], [simulation])");
   }
   ScanPlan plan;
+  plan.file = file;
   const Section seq(root, name, "sequence");
-  seq.only({"drive_frequency_hz", "drive_amplitude_t", "drive_phase_rad", "periods_per_frame", "frames", "ramp_periods"});
-  plan.sequence.drive_frequency_hz = seq.number("drive_frequency_hz", 0, 100.0, 1e6, true);
-  plan.sequence.drive_amplitude_t = seq.number("drive_amplitude_t", 0, 1e-5, 0.1, true);
-  plan.sequence.drive_phase_rad = seq.number("drive_phase_rad", 0.0, -100.0, 100.0);
-  plan.sequence.periods_per_frame = seq.count("periods_per_frame", 1, 1, 1'000'000);
-  plan.sequence.frames = seq.count("frames", 1, 1, 10'000'000);
-  plan.sequence.ramp_periods = seq.count("ramp_periods", 25, 1, 1'000'000);
+  if (seq.has("name")) {
+    // A named sequence of the scanner description: the drive values come from there.
+    seq.only({"name", "frames", "ramp_periods", "periods_per_frame", "drive_phase_rad"});
+    plan.sequence.name = seq.text("name", "");
+    if (plan.sequence.name.empty()) seq.fail("name", "must name a [[sequence]] of the scanner description, e.g. \"lissajous_2d\"");
+    plan.sequence.frames = seq.count("frames", 1, 1, 100'000'000);
+    plan.sequence.ramp_periods = seq.count("ramp_periods", 10, 1, 1'000'000);
+    plan.sequence.periods_per_frame_given = seq.has("periods_per_frame");
+    plan.sequence.periods_per_frame = seq.count("periods_per_frame", 1, 1, 1'000'000);
+    plan.sequence.named_phases_rad = seq.named_numbers("drive_phase_rad", -100.0, 100.0);
+    plan.sequence.drive_frequency_hz = 0.0;
+    plan.sequence.drive_amplitude_t = 0.0;
+    plan.reconstruction.pixel_m = 0.5e-3;
+  } else {
+    seq.only({"drive_frequency_hz", "drive_amplitude_t", "drive_phase_rad", "periods_per_frame", "frames", "ramp_periods"});
+    plan.sequence.drive_frequency_hz = seq.number("drive_frequency_hz", 0, 100.0, 1e6, true);
+    plan.sequence.drive_amplitude_t = seq.number("drive_amplitude_t", 0, 1e-5, 0.1, true);
+    plan.sequence.drive_phase_rad = seq.number("drive_phase_rad", 0.0, -100.0, 100.0);
+    plan.sequence.periods_per_frame = seq.count("periods_per_frame", 1, 1, 1'000'000);
+    plan.sequence.frames = seq.count("frames", 1, 1, 10'000'000);
+    plan.sequence.ramp_periods = seq.count("ramp_periods", 25, 1, 1'000'000);
+  }
 
   plan.tracer = single_mode_tracer(root, file, plan.tracer_file);
 
   if (root.get("reconstruction") != nullptr) {
     const Section rec(root, name, "reconstruction");
-    rec.only({"pixel_mm", "min_speed_fraction"});
-    plan.reconstruction.pixel_m = rec.number("pixel_mm", 0.02, 1e-4, 10.0) * 1e-3;
+    const std::string method = rec.text("method", "xspace");
+    if (method == "system-matrix") {
+      rec.fail("method", "\"system-matrix\" reconstruction is not available in the host yet; use method = \"xspace\"");
+    }
+    if (method != "xspace") rec.fail("method", "\"" + method + "\" is not a reconstruction method (use \"xspace\")");
+    if (plan.multi_dimensional()) {
+      rec.only({"method", "pixel_mm", "min_speed_fraction", "fov_mm", "counts", "weights"});
+    } else {
+      for (const char* key : {"fov_mm", "counts", "weights"}) {
+        if (rec.has(key)) rec.fail(key, "only for a plan that names a sequence ([sequence] name = \"lissajous_2d\"); a 1D plan images the drive's FOV");
+      }
+      rec.only({"method", "pixel_mm", "min_speed_fraction"});
+    }
+    plan.reconstruction.pixel_m = rec.number("pixel_mm", plan.reconstruction.pixel_m * 1e3, 1e-4, 10.0) * 1e-3;
     plan.reconstruction.min_speed_fraction = rec.number("min_speed_fraction", 0.3, 0.0, 0.95);
+    if (rec.has("fov_mm") && rec.has("counts")) rec.fail("counts", "give either fov_mm or counts, not both");
+    for (const double f : rec.numbers("fov_mm", 1e-3, 1e4)) plan.reconstruction.fov_m.push_back(f * 1e-3);
+    for (const double c : rec.numbers("counts", 1.0, 4096.0)) {
+      if (c != std::floor(c)) rec.fail("counts", "entries must be whole numbers of pixels");
+      plan.reconstruction.counts.push_back(static_cast<std::uint32_t>(c));
+    }
+    const std::string weights = rec.text("weights", "linear");
+    if (weights != "linear" && weights != "nearest") rec.fail("weights", "\"" + weights + "\" is not one of \"linear\", \"nearest\"");
+    plan.reconstruction.nearest_weights = weights == "nearest";
   }
   return plan;
 }
@@ -200,6 +283,17 @@ ScannerDescription load_scanner_description(const std::filesystem::path& file) {
   s.adc_full_scale_v = d.receive.adc_full_scale_v;
   for (const config::ReceiveChannelDescription& r : d.receive.channels) s.adc_channel_names.push_back(r.name);
   for (const config::DriveChannelDescription& drive : d.drive) s.adc_channel_names.push_back("ref_" + drive.name);
+  s.file = file;
+  s.sample_rate_hz = d.receive.sample_rate_hz;
+  s.gradient_matrix_t_per_m = g;
+  const auto vec = [](const config::Vec3& v) { return Eigen::Vector3d(v[0], v[1], v[2]).normalized(); };
+  for (const config::DriveChannelDescription& drive : d.drive) {
+    s.drives.push_back({drive.name, vec(drive.axis), drive.base_clock_hz, drive.divider});
+  }
+  for (const config::ReceiveChannelDescription& r : d.receive.channels) {
+    s.receivers.push_back({r.name, vec(r.axis), r.coil_sensitivity_t_per_a, r.lna_gain});
+  }
+  for (const config::SequenceDescription& q : d.sequences) s.sequences.push_back({q.name, q.drive_amplitude_t, q.periods_per_frame});
   return s;
 }
 

@@ -19,8 +19,9 @@ class AcquisitionStream {
  public:
   using FrameSink = std::function<void(Frame&&)>;
 
-  // Frames beyond plan.sequence.frames are not forwarded.
-  AcquisitionStream(const ScanPlan& plan, FrameSink sink);
+  // Frames beyond plan.sequence.frames are not forwarded. For a plan naming a sequence the ConfigureReply
+  // is checked against the drive the host computes from plan and scanner (plan_drive).
+  AcquisitionStream(const ScanPlan& plan, const ScannerDescription& scanner, FrameSink sink);
 
   // Throws std::runtime_error on messages that contradict the scan (a chunk before the configuration,
   // a channel count that changed, a board Error).
@@ -37,6 +38,7 @@ class AcquisitionStream {
 
  private:
   ScanPlan plan_;
+  ScannerDescription scanner_;
   FrameSink sink_;
   link::v1::BoardInfo board_;
   bool have_board_ = false;

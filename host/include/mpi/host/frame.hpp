@@ -1,6 +1,7 @@
 // A frame: periods_per_frame whole drive periods of samples, located on the sample-index clock.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -20,6 +21,7 @@ struct Frame {
   std::uint32_t flags = 0;         // OR of the flags of the chunks it was assembled from
   std::uint32_t channels = 0;
   std::vector<std::int16_t> samples;  // interleaved, samples_per_frame * channels
+  std::chrono::steady_clock::time_point arrival{};  // when its last sample reached the host (set by the receiver)
 };
 
 }  // namespace mpi::host

@@ -7,6 +7,7 @@
 #include "mpi/host/frame.hpp"
 #include "mpi/host/scan_plan.hpp"
 #include "mpi/recon/drive_field.hpp"
+#include "mpi/recon/lissajous.hpp"
 #include "mpi/recon/xspace_1d.hpp"
 
 #include <cstdint>
@@ -25,9 +26,16 @@ struct Signal {
 // Everything the pipeline needs to know about the acquisition, as realised by the board.
 struct AcquisitionSetup {
   double sample_rate_hz = 0.0;
-  std::uint32_t samples_per_period = 0;
+  std::uint32_t samples_per_period = 0;  // 1D: one drive period; a named sequence: one cycle of all its drives
   std::uint32_t receive_channel = 0;
-  recon::SineDrive drive;
+  recon::SineDrive drive;                // drive channel 0 (1D)
+  // Named sequences: every realised drive channel (its coil's axis, amplitude, frequency, phase), the
+  // nominal cycle, and where frames start.
+  std::vector<recon::DriveComponent> drives;
+  std::vector<std::uint32_t> drive_channels;
+  std::uint32_t periods_per_frame = 1;
+  std::uint32_t adc_channels = 0;
+  std::uint64_t first_frame_sample = 0;
 };
 
 struct ToVolts {

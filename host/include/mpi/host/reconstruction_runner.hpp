@@ -1,39 +1,74 @@
-// Runs the reconstruction pipeline on its own thread: frames come in through a bounded channel that
-// blocks when full (every frame of the scan is reconstructed, live or replayed alike), and the mean
-// image of all frames comes out at the end.
+// Runs the reconstruction pipeline on its own thread: frames come in through a bounded channel and images
+// come out. Replays block when the channel is full (every frame is reconstructed); live scans drop frames
+// from this display path under load instead of holding up the link (the raw capture, teed off before,
+// keeps them all), and the drops are counted. Per frame, the time from the arrival of its last sample at
+// the host (Frame::arrival) to its image being ready is measured. At the end: the mean image of all
+// reconstructed frames and the last one.
 #pragma once
 
 #include "mpi/host/bounded_channel.hpp"
 #include "mpi/host/frame.hpp"
 #include "mpi/host/pipeline_1d.hpp"
+#include "mpi/host/pipeline_lissajous.hpp"
 #include "mpi/host/scan_plan.hpp"
 
+#include <cstdint>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <thread>
+#include <vector>
 
 namespace mpi::host {
 
+// Latency from a frame's last sample to its image, over the reconstructed frames.
+struct LatencyStats {
+  std::uint64_t count = 0;
+  double median_s = 0.0;
+  double p95_s = 0.0;  // nearest rank
+  double max_s = 0.0;
+};
+LatencyStats latency_stats(std::vector<double> latencies_s);
+
+struct ReconstructionResult {
+  recon::Profile1D profile;           // 1D plans
+  std::optional<GridImage> mean;      // plans naming a sequence
+  std::optional<GridImage> last;
+  std::uint64_t frames = 0;           // reconstructed
+  std::uint64_t dropped = 0;          // dropped from the display path
+  LatencyStats latency;
+};
+
 class ReconstructionRunner {
  public:
-  ReconstructionRunner(const ScanPlan& plan, const ScannerDescription& scanner);
+  // `when_full`: block (replay) or drop_newest (live display path), with `capacity` frames of buffer.
+  ReconstructionRunner(const ScanPlan& plan, const ScannerDescription& scanner, WhenFull when_full = WhenFull::block,
+                       std::size_t capacity = 64);
   ~ReconstructionRunner();
   ReconstructionRunner(const ReconstructionRunner&) = delete;
   ReconstructionRunner& operator=(const ReconstructionRunner&) = delete;
 
   void start(const AcquisitionSetup& setup);  // builds the pipeline (validating it) and starts the thread
-  void push(Frame&& frame);
-  // Closes the input, waits for the last frame and returns the mean image; rethrows a stage's error.
-  recon::Profile1D finish();
-  [[nodiscard]] std::uint64_t frames() const noexcept { return accumulator_.frames(); }
-  [[nodiscard]] const recon::XSpace1DConfig& xspace_config() const { return pipeline_->xspace_config(); }
+  // False if the frame was dropped (display path full) or the runner is closed.
+  bool push(Frame&& frame);
+  // Closes the input, waits for the last frame and returns the images; rethrows a stage's error.
+  ReconstructionResult finish();
+  [[nodiscard]] std::uint64_t frames() const noexcept { return frames_done_; }
 
  private:
+  void run_1d(const Frame& frame);
+  void run_grid(const Frame& frame);
+
   ScanPlan plan_;
   ScannerDescription scanner_;
-  std::unique_ptr<Pipeline1D> pipeline_;
-  BoundedChannel<Frame> frames_{64, WhenFull::block};
-  ProfileAccumulator accumulator_;
+  std::unique_ptr<Pipeline1D> pipeline_1d_;
+  std::unique_ptr<LissajousPipeline> pipeline_grid_;
+  BoundedChannel<Frame> frames_;
+  ProfileAccumulator profiles_;
+  ImageAccumulator images_;
+  std::vector<double> image_;
+  std::vector<double> latencies_s_;
+  std::uint64_t frames_done_ = 0;
   std::thread thread_;
   std::exception_ptr error_;
 };

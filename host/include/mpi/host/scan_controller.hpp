@@ -3,6 +3,7 @@
 #pragma once
 
 #include "mpi/host/frame_assembler.hpp"
+#include "mpi/host/reconstruction_runner.hpp"
 #include "mpi/host/scan_plan.hpp"
 #include "mpi/link/v1/link.pb.h"
 #include "mpi/recon/xspace_1d.hpp"
@@ -11,14 +12,21 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
+#include <vector>
 #include <stdexcept>
 #include <string>
 
 namespace mpi::host {
 
 struct ScanOutcome {
-  recon::Profile1D image;
-  std::uint64_t frames = 0;
+  recon::Profile1D image;                 // 1D plans: the mean profile
+  std::optional<GridImage> mean_image;    // plans naming a sequence: the mean image
+  std::optional<GridImage> last_image;    // and the last frame's
+  std::uint64_t frames = 0;               // reconstructed
+  std::uint64_t dropped = 0;              // dropped from the display path (live, under load)
+  LatencyStats latency;                   // from a frame's last sample at the host to its image
+  std::vector<recon::DriveComponent> drives;  // named sequences: the realised drive channels
   AssemblyCounters counters;
   std::uint32_t chunk_flags = 0;     // OR of all chunk flags seen
   double sample_rate_hz = 0.0;
@@ -33,6 +41,7 @@ struct LiveScanOptions {
   std::chrono::milliseconds receive_timeout{5000};
   std::filesystem::path capture_file;  // raw capture of everything received (empty: none)
   const std::atomic<bool>* interrupt = nullptr;  // set by the operator (Ctrl-C): stop the scan early
+  std::size_t display_frames = 1024;   // frames queued for reconstruction before newer ones are dropped from display
 };
 
 // The board ended the scan with a safety fault (the message names each: kind, channel, sample index).

@@ -4,9 +4,15 @@
 //
 // A plan (configs/plans/*.toml):
 //   tracer = "../tracers/single-core-30nm.toml"   # a tracer description file, relative to the plan
-//   [sequence]        drive_frequency_hz, drive_amplitude_t, drive_phase_rad, periods_per_frame, frames,
-//                     ramp_periods
-//   [reconstruction]  pixel_mm, min_speed_fraction
+//   [sequence]        a 1D drive: drive_frequency_hz, drive_amplitude_t, drive_phase_rad, periods_per_frame,
+//                     frames, ramp_periods;
+//                     or a named sequence of the scanner description (1D, 2D or 3D Lissajous):
+//                     name = "lissajous_2d", frames, ramp_periods (drive cycles), optional periods_per_frame
+//                     (default: the sequence's) and drive_phase_rad = { x = 0.0, ... } (default 0)
+//   [reconstruction]  method = "xspace" (default; "system-matrix" is not available yet), pixel_mm,
+//                     min_speed_fraction; for a named sequence also fov_mm = [..] or counts = [..] (one
+//                     entry per imaged axis, x y z order; default: the drive field's FOV) and
+//                     weights = "linear" | "nearest"
 //   [simulation]      phantom = "../phantoms/two-points.toml", seed, faults: read by the simulated scanner
 //                     (the hardware-in-the-loop plant, mpi::config::load_plan_simulation); the host ignores it.
 // The scanner description is the shared file format of mpi::config (configs/scanners/*.toml).
@@ -14,10 +20,13 @@
 
 #include "mpi/recon/tracer.hpp"
 
+#include <Eigen/Core>
+
 #include <cstdint>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mpi::host {
@@ -28,6 +37,9 @@ class PlanError : public std::runtime_error {
 };
 
 struct SequencePlan {
+  std::string name;  // a [[sequence]] of the scanner description; empty: the 1D drive values below
+  std::vector<std::pair<std::string, double>> named_phases_rad;  // drive_phase_rad of a named sequence, per drive channel name
+  bool periods_per_frame_given = false;
   double drive_frequency_hz = 25000.0;
   double drive_amplitude_t = 0.012;
   double drive_phase_rad = 0.0;
@@ -37,15 +49,40 @@ struct SequencePlan {
 };
 
 struct ReconstructionPlan {
-  double pixel_m = 20e-6;
+  double pixel_m = 20e-6;             // 1D default; 0.5 mm for a named sequence
   double min_speed_fraction = 0.3;
+  std::vector<double> fov_m;          // per imaged axis (named sequences); empty: the drive field's FOV
+  std::vector<std::uint32_t> counts;  // per imaged axis, instead of fov_m
+  bool nearest_weights = false;       // weights = "nearest" (default "linear")
 };
 
 struct ScanPlan {
+  std::filesystem::path file;          // the plan file, for messages
   SequencePlan sequence;
   recon::Tracer tracer;                // the tracer file's single mode (1D x-space models one population)
   std::filesystem::path tracer_file;   // as resolved against the plan's folder
   ReconstructionPlan reconstruction;
+  [[nodiscard]] bool multi_dimensional() const noexcept { return !sequence.name.empty(); }
+};
+
+// What the host knows of a drive channel, a receive channel and a named sequence of the scanner.
+struct DriveChannelInfo {
+  std::string name;
+  Eigen::Vector3d axis = Eigen::Vector3d::UnitX();  // unit vector of its field
+  double base_clock_hz = 0.0;
+  std::uint32_t divider = 1;
+  [[nodiscard]] double frequency_hz() const noexcept { return base_clock_hz / divider; }
+};
+struct ReceiveChannelInfo {
+  std::string name;
+  Eigen::Vector3d axis = Eigen::Vector3d::UnitX();  // unit vector of its sensitivity
+  double coil_sensitivity_t_per_a = 1e-3;
+  double lna_gain = 1.0;
+};
+struct SequenceInfo {
+  std::string name;
+  std::vector<double> drive_amplitude_t;  // per drive channel, 0 where not driven
+  std::uint32_t periods_per_frame = 1;
 };
 
 // What the host's 1D reconstruction needs of the scanner description: the selection gradient along drive
@@ -57,6 +94,13 @@ struct ScannerDescription {
   double lna_gain = 1.0;                    // receive channel 0
   double adc_full_scale_v = 1.0;
   std::vector<std::string> adc_channel_names;  // receive channels, then "ref_<drive name>"
+  // The whole description, for multi-dimensional scans:
+  std::filesystem::path file;
+  double sample_rate_hz = 0.0;
+  Eigen::Matrix3d gradient_matrix_t_per_m = Eigen::Matrix3d::Zero();  // G, B = G r
+  std::vector<DriveChannelInfo> drives;
+  std::vector<ReceiveChannelInfo> receivers;
+  std::vector<SequenceInfo> sequences;
 };
 
 // Loads a plan and the tracer file it names. Throws PlanError.
