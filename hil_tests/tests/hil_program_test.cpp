@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -163,6 +164,16 @@ Stream receive_to_end(host::LinkClient& client, const std::function<void(std::ui
   throw std::runtime_error("the stream ended without StreamEnd");
 }
 
+// Starts the configured scan and receives it to its StreamEnd while `watcher` watches the table.
+Stream scan_watched(host::LinkClient& client, TableWatcher& watcher, const std::function<void(std::uint64_t)>& on_sample = {}) {
+  v1::Envelope start;
+  start.mutable_start();
+  if (!client.request(start).has_status()) throw std::runtime_error("Start was not answered with Status");
+  Stream stream = receive_to_end(client, on_sample);
+  watcher.finish();
+  return stream;
+}
+
 hil::ScenarioFiles files(const fs::path& dir) {
   hil::ScenarioFiles f;
   f.scanner = kScanner;
@@ -196,11 +207,7 @@ TEST(HilProgram, XSpacePatchesPlayStepByStepAndTheFocusFieldRampsToZeroAfterward
   EXPECT_EQ(layout.program_end_sample(), program.size() * kStep);
 
   TableWatcher watcher(scenario.shm_name());
-  v1::Envelope start;
-  start.mutable_start();
-  ASSERT_TRUE(client->request(start).has_status());
-  const Stream stream = receive_to_end(*client);
-  watcher.finish();
+  const Stream stream = scan_watched(*client, watcher);
 
   EXPECT_EQ(stream.end.reason(), "scan program complete");
   EXPECT_TRUE(stream.contiguous);
@@ -231,11 +238,8 @@ TEST(HilProgram, StopMidProgramRampsTheFocusFieldDownFromWhereItWas) {
   configure.mutable_configure()->mutable_program()->mutable_segments(2)->set_repetitions(50);  // long enough to stop in it
   ASSERT_TRUE(client->request(configure).has_configure_reply());
   TableWatcher watcher(scenario.shm_name());
-  v1::Envelope start;
-  start.mutable_start();
-  ASSERT_TRUE(client->request(start).has_status());
   bool stopped = false;
-  const Stream stream = receive_to_end(*client, [&](std::uint64_t samples) {
+  const Stream stream = scan_watched(*client, watcher, [&](std::uint64_t samples) {
     if (!stopped && samples > 30 * kStep) {  // inside the patches
       v1::Envelope stop;
       stop.mutable_stop();
@@ -243,7 +247,6 @@ TEST(HilProgram, StopMidProgramRampsTheFocusFieldDownFromWhereItWas) {
       stopped = true;
     }
   });
-  watcher.finish();
   ASSERT_TRUE(stopped);
   EXPECT_EQ(stream.end.reason(), "stop requested");
   EXPECT_FALSE(stream.lost_steps);
@@ -340,11 +343,7 @@ TEST(HilProgram, RelaxometryBiasSweepIsPlayedContinuously) {
   expand(-0.045, 0.0, 50);
 
   TableWatcher watcher(scenario.shm_name());
-  v1::Envelope start;
-  start.mutable_start();
-  ASSERT_TRUE(client->request(start).has_status());
-  const Stream stream = receive_to_end(*client);
-  watcher.finish();
+  const Stream stream = scan_watched(*client, watcher);
   EXPECT_EQ(stream.end.reason(), "scan program complete");
   EXPECT_FALSE(stream.lost_steps);
   std::size_t checked = 0;
