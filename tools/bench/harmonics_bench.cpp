@@ -7,12 +7,16 @@
 // one core; BM_HarmonicExtractionTwoCores processes frames in pairs, one on the calling thread and one on a
 // persistent worker (TwoCoreRunner), timed in wall-clock time. No assertions: each result carries
 // "x_real_time", seconds of acquisition processed per second of compute (goal >= 50).
+// BM_HarmonicExtractionPeriodAveraged is the 1D route of REFERENCE 3.1 for windows of many periods: the
+// periods are averaged first (the drive harmonics are exactly the average's spectrum) and one period is
+// transformed, background-subtracted (backgrounds averaged alike), tabled and filtered.
 //
 //   harmonics_bench [--benchmark_filter=...]
 #include "mpi/recon/background.hpp"
 #include "mpi/recon/feedthrough.hpp"
 #include "mpi/recon/frame_spectrum.hpp"
 #include "mpi/recon/harmonic_table.hpp"
+#include "mpi/recon/period_average.hpp"
 #include "mpi/recon/two_core_runner.hpp"
 
 #include <benchmark/benchmark.h>
@@ -190,7 +194,48 @@ void BM_SpectrumOnly(benchmark::State& state) {
   state.counters["x_real_time"] = benchmark::Counter(g.frame_duration_s(), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// 1D windows of `periods` periods: period average, then the one-period extraction. One core.
+void BM_HarmonicExtractionPeriodAveraged(benchmark::State& state) {
+  const auto periods = static_cast<std::size_t>(state.range(0));
+  const FrameGeometry window = geometry(1, periods);
+  const FrameGeometry one = geometry(1, 1);
+  FrameSpectrum fs(one, FftPlanning::measure);
+  HarmonicExtractor extractor(one, drive_harmonics(one, 50));
+  HarmonicTable table = extractor.make_table();
+  FeedthroughOptions options;
+  options.min_frequency_hz = 80e3;
+  const FeedthroughFilter feedthrough(one, options);
+  const std::size_t n = window.samples_per_frame;
+  std::vector<double> average(one.samples_per_frame * kChannels);
+  constexpr double kVoltsPerCode = 1.0 / 32768.0;
+  BackgroundModel before(fs.bins(), kChannels);
+  BackgroundModel after(fs.bins(), kChannels);
+  const std::vector<std::int16_t> bg = make_frames(window, 8, 1);
+  for (std::size_t f = 0; f < 8; ++f) {
+    average_periods_interleaved(std::span(bg).subspan(f * n * kChannels, n * kChannels), kChannels, 102, kVoltsPerCode, average);
+    (f < 4 ? before : after).add(fs.transform(average), frame_centre_sample((f < 4 ? f : f + 100) * n, n));
+  }
+  const InterpolatedBackground background(before, after);
+  const Eigen::MatrixXd noise = background.noise();
+  const std::vector<std::int16_t> fg = make_frames(window, kFrames, 2);
+  std::size_t f = 0;
+  for (auto _ : state) {
+    average_periods_interleaved(std::span(fg).subspan((f % kFrames) * n * kChannels, n * kChannels), kChannels, 102, kVoltsPerCode,
+                                average);
+    Eigen::MatrixXcd& spectrum = fs.transform(average);
+    background.subtract(frame_centre_sample((4 + f % kFrames) * n, n), spectrum);
+    extractor.extract(spectrum, noise, table);
+    feedthrough.apply(spectrum);
+    benchmark::DoNotOptimize(spectrum.data());
+    benchmark::DoNotOptimize(table.snr.data());
+    ++f;
+  }
+  state.counters["x_real_time"] = benchmark::Counter(window.frame_duration_s(), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["samples_per_frame"] = static_cast<double>(n);
+}
+
 BENCHMARK(BM_HarmonicExtraction)->Apply(frame_args)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_HarmonicExtractionPeriodAveraged)->ArgName("periods")->Arg(10)->Arg(25)->Arg(100)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_HarmonicExtractionTwoCores)->Apply(frame_args)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SpectrumOnly)->Apply(frame_args)->Unit(benchmark::kMicrosecond);
 
