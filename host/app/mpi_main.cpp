@@ -56,6 +56,7 @@ std::string report(const host::ScanOutcome& outcome, const host::ScanPlan& plan,
     }
     const host::GridImage& image = *outcome.mean_image;
     const auto& g = image.grid;
+    r << outcome.reconstruction_summary;
     r << "image grid: " << g.counts[0] << " x " << g.counts[1] << " x " << g.counts[2] << " pixels of " << g.pixel_m.x() * 1e3 << " mm\n";
     if (!image.values.empty()) {
       const auto peak = static_cast<std::size_t>(std::max_element(image.values.begin(), image.values.end()) - image.values.begin());
@@ -192,7 +193,8 @@ int main(int argc, char** argv) {
 
   try {
     const fs::path out(out_dir);
-    const std::string method = plan.multi_dimensional() ? "x-space (" + plan.sequence.name + ")" : "1D x-space";
+    const bool sm = plan.reconstruction.method == host::ReconstructionMethod::system_matrix;
+    const std::string method = plan.multi_dimensional() ? (sm ? "system matrix (" : "x-space (") + plan.sequence.name + ")" : "1D x-space";
     std::string written;
     if (scan->parsed()) {
       const host::ScanOutcome outcome = host::run_live_scan(plan, scanner, options_for(address, timeout_s, out));

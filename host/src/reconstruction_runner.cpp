@@ -32,7 +32,10 @@ ReconstructionRunner::~ReconstructionRunner() {
 
 void ReconstructionRunner::start(const AcquisitionSetup& setup) {
   if (thread_.joinable()) throw std::logic_error("reconstruction already started");
-  if (plan_.multi_dimensional()) {
+  if (plan_.multi_dimensional() && plan_.reconstruction.method == ReconstructionMethod::system_matrix) {
+    pipeline_sm_ = std::make_unique<SystemMatrixPipeline>(plan_, scanner_, setup);
+    image_.assign(pipeline_sm_->image_size(), 0.0);
+  } else if (plan_.multi_dimensional()) {
     pipeline_grid_ = std::make_unique<LissajousPipeline>(plan_, scanner_, setup);
     image_.assign(pipeline_grid_->image_size(), 0.0);
   } else {
@@ -43,7 +46,7 @@ void ReconstructionRunner::start(const AcquisitionSetup& setup) {
     while (auto frame = frames_.pop()) {
       if (error_) continue;  // keep draining so the producer never blocks forever
       try {
-        if (pipeline_grid_) run_grid(*frame);
+        if (pipeline_grid_ || pipeline_sm_) run_grid(*frame);
         else run_1d(*frame);
         latencies_s_.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - frame->arrival).count());
         ++frames_done_;
@@ -57,7 +60,8 @@ void ReconstructionRunner::start(const AcquisitionSetup& setup) {
 void ReconstructionRunner::run_1d(const Frame& frame) { profiles_.add(pipeline_1d_->process(frame)); }
 
 void ReconstructionRunner::run_grid(const Frame& frame) {
-  pipeline_grid_->process(frame, image_);
+  if (pipeline_sm_) pipeline_sm_->process(frame, image_);
+  else pipeline_grid_->process(frame, image_);
   images_.add(image_);
 }
 
@@ -75,7 +79,11 @@ ReconstructionResult ReconstructionRunner::finish() {
   r.frames = frames_done_;
   r.dropped = frames_.dropped();
   r.latency = latency_stats(latencies_s_);
-  if (pipeline_grid_) {
+  if (pipeline_sm_) {
+    r.mean = GridImage{pipeline_sm_->grid(), images_.mean()};
+    r.last = GridImage{pipeline_sm_->grid(), image_};
+    r.summary = pipeline_sm_->summary().text();
+  } else if (pipeline_grid_) {
     r.mean = GridImage{pipeline_grid_->grid(), images_.mean()};
     r.last = GridImage{pipeline_grid_->grid(), image_};
   } else {

@@ -81,6 +81,14 @@ class Section {
 
   bool has(const std::string& key) const { return table_->get(key) != nullptr; }
 
+  bool flag(const std::string& key, bool fallback) const {
+    const toml::node* node = table_->get(key);
+    if (node == nullptr) return fallback;
+    const std::optional<bool> v = node->value_exact<bool>();
+    if (!v) fail(key, "must be true or false");
+    return *v;
+  }
+
   std::string text(const std::string& key, const std::string& fallback) const {
     const toml::node* node = table_->get(key);
     if (node == nullptr) return fallback;
@@ -146,7 +154,8 @@ class Section {
 };
 
 // The plan's tracer file, as a recon::Tracer for 1D x-space: exactly one mode.
-recon::Tracer single_mode_tracer(const toml::table& root, const std::filesystem::path& plan_file, std::filesystem::path& resolved) {
+recon::Tracer single_mode_tracer(const toml::table& root, const std::filesystem::path& plan_file, std::filesystem::path& resolved,
+                                 double& tau_s) {
   const std::string name = plan_file.string();
   const toml::node* node = root.get("tracer");
   if (node == nullptr) throw PlanError(name + ": tracer: missing (the tracer file, e.g. tracer = \"../tracers/single-core-30nm.toml\")");
@@ -166,6 +175,7 @@ recon::Tracer single_mode_tracer(const toml::table& root, const std::filesystem:
                     " modes; 1D x-space reconstruction needs a tracer with a single mode");
   }
   const config::TracerModeDescription& mode = description.modes.front();
+  tau_s = mode.relaxation == config::RelaxationModel::given ? mode.tau_s : 0.0;
   recon::Tracer tracer;
   tracer.core_diameter_m = mode.core_diameter_m;
   tracer.diameter_sigma = mode.diameter_sigma;
@@ -218,16 +228,28 @@ ScanPlan load_scan_plan(const std::filesystem::path& file) {
     plan.sequence.ramp_periods = seq.count("ramp_periods", 25, 1, 1'000'000);
   }
 
-  plan.tracer = single_mode_tracer(root, file, plan.tracer_file);
+  plan.tracer = single_mode_tracer(root, file, plan.tracer_file, plan.tracer_tau_s);
 
   if (root.get("reconstruction") != nullptr) {
     const Section rec(root, name, "reconstruction");
     const std::string method = rec.text("method", "xspace");
-    if (method == "system-matrix") {
-      rec.fail("method", "\"system-matrix\" reconstruction is not available in the host yet; use method = \"xspace\"");
+    if (method != "xspace" && method != "system-matrix") {
+      rec.fail("method", "\"" + method + "\" is not a reconstruction method (use \"xspace\" or \"system-matrix\")");
     }
-    if (method != "xspace") rec.fail("method", "\"" + method + "\" is not a reconstruction method (use \"xspace\")");
-    if (plan.multi_dimensional()) {
+    const bool sm = method == "system-matrix";
+    if (sm && !plan.multi_dimensional()) {
+      rec.fail("method", "\"system-matrix\" needs a plan that names a sequence ([sequence] name = \"lissajous_2d\"); 1D plans use \"xspace\"");
+    }
+    if (sm) {
+      plan.reconstruction.method = ReconstructionMethod::system_matrix;
+      for (const char* key : {"min_speed_fraction", "weights"}) {
+        if (rec.has(key)) rec.fail(key, "only for method = \"xspace\"");
+      }
+      rec.only({"method", "pixel_mm", "fov_mm", "counts", "relative_lambda", "min_snr", "snr_iron_ug", "min_frequency_khz", "max_rows", "non_negative"});
+    } else if (plan.multi_dimensional()) {
+      for (const char* key : {"relative_lambda", "min_snr", "snr_iron_ug", "min_frequency_khz", "max_rows", "non_negative"}) {
+        if (rec.has(key)) rec.fail(key, "only for method = \"system-matrix\"");
+      }
       rec.only({"method", "pixel_mm", "min_speed_fraction", "fov_mm", "counts", "weights"});
     } else {
       for (const char* key : {"fov_mm", "counts", "weights"}) {
@@ -235,6 +257,12 @@ ScanPlan load_scan_plan(const std::filesystem::path& file) {
       }
       rec.only({"method", "pixel_mm", "min_speed_fraction"});
     }
+    plan.reconstruction.relative_lambda = rec.number("relative_lambda", 1e-3, 0.0, 1e6);
+    plan.reconstruction.min_snr = rec.number("min_snr", 2.0, 1e-6, 1e9);
+    plan.reconstruction.snr_iron_kg = rec.number("snr_iron_ug", 1.0, 1e-9, 1e9) * 1e-9;
+    plan.reconstruction.min_frequency_hz = rec.number("min_frequency_khz", 80.0, 0.0, 1e5) * 1e3;
+    plan.reconstruction.max_rows = rec.count("max_rows", 0, 0, 10'000'000);
+    plan.reconstruction.non_negative = rec.flag("non_negative", false);
     plan.reconstruction.pixel_m = rec.number("pixel_mm", plan.reconstruction.pixel_m * 1e3, 1e-4, 10.0) * 1e-3;
     plan.reconstruction.min_speed_fraction = rec.number("min_speed_fraction", 0.3, 0.0, 0.95);
     if (rec.has("fov_mm") && rec.has("counts")) rec.fail("counts", "give either fov_mm or counts, not both");
@@ -291,7 +319,7 @@ ScannerDescription load_scanner_description(const std::filesystem::path& file) {
     s.drives.push_back({drive.name, vec(drive.axis), drive.base_clock_hz, drive.divider});
   }
   for (const config::ReceiveChannelDescription& r : d.receive.channels) {
-    s.receivers.push_back({r.name, vec(r.axis), r.coil_sensitivity_t_per_a, r.lna_gain});
+    s.receivers.push_back({r.name, vec(r.axis), r.coil_sensitivity_t_per_a, r.lna_gain, r.noise_density_v_per_sqrt_hz});
   }
   for (const config::SequenceDescription& q : d.sequences) s.sequences.push_back({q.name, q.drive_amplitude_t, q.periods_per_frame});
   return s;

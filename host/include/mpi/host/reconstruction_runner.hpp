@@ -10,12 +10,14 @@
 #include "mpi/host/frame.hpp"
 #include "mpi/host/pipeline_1d.hpp"
 #include "mpi/host/pipeline_lissajous.hpp"
+#include "mpi/host/pipeline_system_matrix.hpp"
 #include "mpi/host/scan_plan.hpp"
 
 #include <cstdint>
 #include <exception>
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -37,6 +39,7 @@ struct ReconstructionResult {
   std::uint64_t frames = 0;           // reconstructed
   std::uint64_t dropped = 0;          // dropped from the display path
   LatencyStats latency;
+  std::string summary;                // what the pipeline built at scan start (system matrix: rows, build times)
 };
 
 class ReconstructionRunner {
@@ -63,6 +66,7 @@ class ReconstructionRunner {
   ScannerDescription scanner_;
   std::unique_ptr<Pipeline1D> pipeline_1d_;
   std::unique_ptr<LissajousPipeline> pipeline_grid_;
+  std::unique_ptr<SystemMatrixPipeline> pipeline_sm_;
   BoundedChannel<Frame> frames_;
   ProfileAccumulator profiles_;
   ImageAccumulator images_;

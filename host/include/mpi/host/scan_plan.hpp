@@ -9,10 +9,15 @@
 //                     or a named sequence of the scanner description (1D, 2D or 3D Lissajous):
 //                     name = "lissajous_2d", frames, ramp_periods (drive cycles), optional periods_per_frame
 //                     (default: the sequence's) and drive_phase_rad = { x = 0.0, ... } (default 0)
-//   [reconstruction]  method = "xspace" (default; "system-matrix" is not available yet), pixel_mm,
-//                     min_speed_fraction; for a named sequence also fov_mm = [..] or counts = [..] (one
-//                     entry per imaged axis, x y z order; default: the drive field's FOV) and
-//                     weights = "linear" | "nearest"
+//   [reconstruction]  method = "xspace" (default) or "system-matrix" (named sequences only);
+//                     pixel_mm; for a named sequence also fov_mm = [..] or counts = [..] (one entry per
+//                     imaged axis, x y z order; default: the drive field's FOV);
+//                     x-space: min_speed_fraction, weights = "linear" | "nearest";
+//                     system-matrix (model-based S, SNR row selection, precomputed Tikhonov operator):
+//                     relative_lambda (default 1e-3, relative to ||S||_F^2 / voxels), min_snr (default 2:
+//                     a row's RMS over the voxels, with snr_iron_ug (default 1) of iron in a voxel, against
+//                     the receive noise of one frame), min_frequency_khz (default 80),
+//                     max_rows (default 0: no cap; else the strongest rows), non_negative (default false)
 //   [simulation]      phantom = "../phantoms/two-points.toml", seed, faults: read by the simulated scanner
 //                     (the hardware-in-the-loop plant, mpi::config::load_plan_simulation); the host ignores it.
 // The scanner description is the shared file format of mpi::config (configs/scanners/*.toml).
@@ -48,18 +53,29 @@ struct SequencePlan {
   std::uint32_t ramp_periods = 25;
 };
 
+enum class ReconstructionMethod { xspace, system_matrix };
+
 struct ReconstructionPlan {
+  ReconstructionMethod method = ReconstructionMethod::xspace;
   double pixel_m = 20e-6;             // 1D default; 0.5 mm for a named sequence
   double min_speed_fraction = 0.3;
   std::vector<double> fov_m;          // per imaged axis (named sequences); empty: the drive field's FOV
   std::vector<std::uint32_t> counts;  // per imaged axis, instead of fov_m
   bool nearest_weights = false;       // weights = "nearest" (default "linear")
+  // System matrix:
+  double relative_lambda = 1e-3;      // lambda = relative_lambda ||S||_F^2 / voxels (REFERENCE 3.3)
+  double min_snr = 2.0;               // rows with SNR >= this
+  double snr_iron_kg = 1e-9;          // the iron per voxel the SNR refers to
+  double min_frequency_hz = 80e3;     // rows at or above this frequency (skips the feedthrough region)
+  std::uint32_t max_rows = 0;         // at most this many rows (highest SNR); 0 = no cap
+  bool non_negative = false;          // clamp the image at 0
 };
 
 struct ScanPlan {
   std::filesystem::path file;          // the plan file, for messages
   SequencePlan sequence;
   recon::Tracer tracer;                // the tracer file's single mode (1D x-space models one population)
+  double tracer_tau_s = 0.0;           // its Debye time when the file gives one (relaxation = "given"), else 0
   std::filesystem::path tracer_file;   // as resolved against the plan's folder
   ReconstructionPlan reconstruction;
   [[nodiscard]] bool multi_dimensional() const noexcept { return !sequence.name.empty(); }
@@ -78,6 +94,7 @@ struct ReceiveChannelInfo {
   Eigen::Vector3d axis = Eigen::Vector3d::UnitX();  // unit vector of its sensitivity
   double coil_sensitivity_t_per_a = 1e-3;
   double lna_gain = 1.0;
+  double noise_density_v_per_sqrt_hz = 0.0;  // at the coil (before the LNA)
 };
 struct SequenceInfo {
   std::string name;
