@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numbers>
 #include <optional>
 #include <stdexcept>
@@ -363,6 +364,131 @@ TEST(XSpaceGridding, ConcentrationPhantomTotalSignalIsLinear) {
   EXPECT_GT(b, 0.0);
   RecordProperty("r_squared", std::to_string(r2));
   EXPECT_GE(r2, 0.99);
+}
+
+// 3D Lissajous of REFERENCE 2.1 (dividers 102, 96, 99; 53856 samples a frame; coils along x, y and z).
+// The PSF is h(G (r - r_s)): in field units it is the same along every axis, so with G_zz = 2 |G_xx| the
+// image of a point is half as wide along z as along x and y. Its profile along axis a through the source is
+// c_a L'(xi) + (1 - c_a) L(xi)/xi with xi = k |G_aa| d and c_a the mean of b_a^2 (b: the scan direction
+// dB/dt / |dB/dt|) over the samples that image that line. The drive amplitudes are equal on all axes, so
+// the c_a are close to 1/3 each, and the theory's ratio FWHM_z / FWHM_x is 0.5 W(c_z) / W(c_x) with W the
+// FWHM of that mixture in xi. The grid's pixels are 1 x 1 x 0.5 mm, the same size in field units along
+// every axis, so the pixel sampling and the linear splat widen both profiles alike and cancel in the ratio.
+TEST(XSpaceGridding, PointSource3dIsLocatedAndHalfAsWideAlongZ) {
+  Cores cores;
+  cores.ms_a_per_m = 4.46e5;  // magnetite; tangential FWHM 2.67 mm at 1 T/m
+  const double f[3] = {kBaseClock / 102.0, kBaseClock / 96.0, kBaseClock / 99.0};
+  const DriveTrajectory drive({{Eigen::Vector3d::UnitX(), kAmplitude, f[0], 0.0},
+                               {Eigen::Vector3d::UnitY(), kAmplitude, f[1], 0.0},
+                               {Eigen::Vector3d::UnitZ(), kAmplitude, f[2], 0.0}});
+  constexpr std::size_t kFrame3d = 53856;
+  const Eigen::Vector3d pixel(1e-3, 1e-3, 0.5e-3);
+  XSpaceGriddingConfig c;
+  c.gradient_t_per_m = preset_gradient();
+  c.sample_rate_hz = kSampleRate;
+  c.frame_samples = kFrame3d;
+  c.receive_directions = {Eigen::Vector3d::UnitX(), Eigen::Vector3d::UnitY(), Eigen::Vector3d::UnitZ()};
+  c.grid.counts = {21, 21, 21};
+  c.grid.pixel_m = pixel;
+  // The source off centre and off the pixel centres (0.3 px along x, -0.2 px along y, 0.25 px along z).
+  const Eigen::Vector3d source(1.3e-3, -2.2e-3, 0.625e-3);
+  const Eigen::Vector3d centre_pixel(1e-3, -2e-3, 0.5e-3);
+  c.grid.origin_m = centre_pixel - 10.0 * pixel;
+  c.min_speed_fraction = 0.3;
+  c.signal_scale = kCoil * cores.moment() * cores.k();
+  c.weights = GriddingWeights::kLinear;
+  const XSpaceGridding op(drive, c);
+  const ParticleSignalModel model(cores.model(), {{source, 1e-12}}, preset_gradient(), 0.1);
+  std::vector<double> frame =
+      xspace_test::receive_frame(model, drive, Eigen::Vector3d::Zero(), c.receive_directions, kCoil, kSampleRate, kFrame3d);
+  // The drive fundamentals: harmonics 528, 561 and 544 of the frame.
+  const std::vector<int> fundamentals{0, 528, 561, 544};
+  for (std::size_t ch = 0; ch < 3; ++ch)
+    remove_harmonics(std::span<double>(frame).subspan(ch * kFrame3d, kFrame3d), 1, fundamentals);
+  std::vector<double> image(op.image_size());
+  op.apply(frame, image);
+  for (const double v : image) ASSERT_TRUE(std::isfinite(v));
+
+  // Located within one voxel along each axis.
+  const auto peak = static_cast<std::size_t>(std::max_element(image.begin(), image.end()) - image.begin());
+  const Eigen::Vector3d found = c.grid.centre_m(peak);
+  for (int a = 0; a < 3; ++a) EXPECT_LE(std::abs(found(a) - source(a)), pixel(a)) << "axis " << a;
+
+  // Profiles through the pixel nearest the source along x and z (covered pixels only).
+  const int i0 = 10, j0 = 10, l0 = 10;
+  std::vector<double> px, vx_prof, pz, vz_prof;
+  for (int i = 0; i < 21; ++i) {
+    const std::size_t p = c.grid.index(i, j0, l0);
+    if (op.coverage()(static_cast<Eigen::Index>(p)) > 0.0) { px.push_back(c.grid.centre_m(p).x()); vx_prof.push_back(image[p]); }
+  }
+  for (int l = 0; l < 21; ++l) {
+    const std::size_t p = c.grid.index(i0, j0, l);
+    if (op.coverage()(static_cast<Eigen::Index>(p)) > 0.0) { pz.push_back(c.grid.centre_m(p).z()); vz_prof.push_back(image[p]); }
+  }
+  ASSERT_GT(px.size(), 15u);
+  ASSERT_GT(pz.size(), 15u);
+
+  // c_x and c_z from the closed-form Lissajous (independent of the library's trajectory code): kept
+  // samples (FFP speed >= 0.3 of its peak) whose FFP lies within a pixel of the profile line and within
+  // a tangential FWHM of the source along it.
+  const double w[3] = {2.0 * std::numbers::pi * f[0], 2.0 * std::numbers::pi * f[1], 2.0 * std::numbers::pi * f[2]};
+  const double g[3] = {1.0, 1.0, 2.0};  // |G_aa|
+  std::vector<Eigen::Vector3d> ffp(kFrame3d), rate(kFrame3d);
+  std::vector<double> speed(kFrame3d);
+  double peak_speed = 0.0;
+  for (std::size_t i = 0; i < kFrame3d; ++i) {
+    const double t = static_cast<double>(i) / kSampleRate;
+    for (int a = 0; a < 3; ++a) {
+      // FFP = -G^-1 B: +B/1 along x and y, -B/2 along z.
+      const double sign = a == 2 ? -1.0 : 1.0;
+      ffp[i](a) = sign * kAmplitude * std::sin(w[a] * t) / g[a];
+      rate[i](a) = kAmplitude * w[a] * std::cos(w[a] * t);
+    }
+    speed[i] = std::sqrt(std::pow(rate[i].x(), 2) + std::pow(rate[i].y(), 2) + std::pow(rate[i].z() / 2.0, 2));
+    peak_speed = std::max(peak_speed, speed[i]);
+  }
+  const double tangential_x = 4.1610 / (cores.k() * 1.0);
+  const auto mean_cos2 = [&](int axis) {
+    double sum = 0.0;
+    int count = 0;
+    for (std::size_t i = 0; i < kFrame3d; ++i) {
+      if (speed[i] < 0.3 * peak_speed) continue;
+      const Eigen::Vector3d d = ffp[i] - source;
+      bool near = std::abs(d(axis)) < tangential_x / g[axis];
+      for (int a = 0; a < 3; ++a)
+        if (a != axis && std::abs(d(a)) > pixel(a)) near = false;
+      if (!near) continue;
+      sum += rate[i](axis) * rate[i](axis) / rate[i].squaredNorm();
+      ++count;
+    }
+    EXPECT_GT(count, 20) << "axis " << axis;
+    return sum / count;
+  };
+  const double cx = mean_cos2(0), cz = mean_cos2(2);
+  const auto theory = [&](const std::vector<double>& pos, double centre, double weight, double gradient) {
+    std::vector<double> v;
+    for (const double p : pos) {
+      const double xi = cores.k() * gradient * (p - centre);
+      v.push_back(weight * langevin_slope_ref(xi) + (1.0 - weight) * normal_ref(xi));
+    }
+    return fwhm(pos, v);
+  };
+  const double measured_x = fwhm(px, vx_prof), measured_z = fwhm(pz, vz_prof);
+  const double expect_x = theory(px, source.x(), cx, 1.0), expect_z = theory(pz, source.z(), cz, 2.0);
+  const double ratio = measured_z / measured_x, expect_ratio = expect_z / expect_x;
+  std::printf("3D x-space point source: c_x %.3f c_z %.3f, FWHM x %.2f mm (theory %.2f), z %.2f mm (theory %.2f), "
+              "ratio z/x %.3f (theory %.3f)\n",
+              cx, cz, 1e3 * measured_x, 1e3 * expect_x, 1e3 * measured_z, 1e3 * expect_z, ratio, expect_ratio);
+  RecordProperty("fwhm_ratio_z_over_x", std::to_string(ratio) + " (theory " + std::to_string(expect_ratio) + ")");
+  // Between the tangential and the normal envelopes along each axis.
+  EXPECT_GT(measured_x, tangential_x);
+  EXPECT_LT(measured_x, 2.275 * 1.3 * tangential_x);
+  // Each width within 20 % of its theory (the linear splat adds about a pixel of blur, in quadrature),
+  // their ratio within 10 % (the blur is the same in field units along both axes and cancels to first
+  // order; what remains is the sparse 3D sampling of the lattice near the profile lines).
+  EXPECT_NEAR(measured_x / expect_x, 1.0, 0.2);
+  EXPECT_NEAR(measured_z / expect_z, 1.0, 0.2);
+  EXPECT_NEAR(ratio / expect_ratio, 1.0, 0.1);
 }
 
 }  // namespace
