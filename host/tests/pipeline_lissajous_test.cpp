@@ -8,6 +8,8 @@
 #include "mpi/recon/forward_model.hpp"
 #include "mpi/recon/frame_spectrum.hpp"
 
+#include "preclinical_2d_frames.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -22,80 +24,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kSource = MPI_SOURCE_DIR;
-// configs/scanners/preclinical-ffp.toml (REFERENCE 2.1): 2.5 MHz base clock and ADC, dividers 102 / 96,
-// 12 mT, G = diag(-1, -1, 2) T/m, receive coils along x, y, z of 1 mT/A behind an LNA of 100, 1 V ADC.
-constexpr double kRate = 2.5e6;
-constexpr std::size_t kFrame = 1632;
-constexpr double kAmplitude = 0.012;
-constexpr double kCoil = 1e-3;
-constexpr double kLna = 100.0;
-constexpr std::uint64_t kFirstFrameSample = 10 * kFrame;
-
-AcquisitionSetup setup_2d() {
-  AcquisitionSetup s;
-  s.sample_rate_hz = kRate;
-  s.samples_per_period = kFrame;
-  s.periods_per_frame = 1;
-  s.drives = {{Eigen::Vector3d::UnitX(), kAmplitude, kRate / 102.0, 0.0}, {Eigen::Vector3d::UnitY(), kAmplitude, kRate / 96.0, 0.0}};
-  s.drive_channels = {0, 1};
-  s.adc_channels = 6;  // rx_x, rx_y, rx_z, ref_x, ref_y, ref_z
-  s.first_frame_sample = kFirstFrameSample;
-  return s;
-}
-
-// u_c(t) = -p e_c . dmu/dt for a point source, dmu/dt by a central difference of the equilibrium moment
-// along the field's path; plus (optionally) feedthrough k dB_c/dt and an offset; to ADC codes.
-struct Synthetic {
-  Eigen::Vector3d source_m;
-  double iron_kg = 10e-9;
-  double feedthrough_v_s_per_t = 0.0;
-  double offset_v = 0.0;
-  double code_scale = 1.0;  // extra gain so the signal uses the ADC's range
-
-  std::vector<double> volts(const recon::TracerModel& tracer, std::uint64_t first_sample) const {
-    const Eigen::Matrix3d g = Eigen::Vector3d(-1.0, -1.0, 2.0).asDiagonal();
-    const recon::ParticleSignalModel model(tracer, {{source_m, iron_kg}}, g, 0.1);
-    const double wx = 2.0 * std::numbers::pi * kRate / 102.0, wy = 2.0 * std::numbers::pi * kRate / 96.0;
-    std::vector<double> u(3 * kFrame);
-    std::vector<Eigen::Vector3d> plus(1), minus(1);
-    for (std::size_t i = 0; i < kFrame; ++i) {
-      const double t = static_cast<double>(first_sample + i) / kRate;
-      const Eigen::Vector3d b(kAmplitude * std::sin(wx * t), kAmplitude * std::sin(wy * t), 0.0);
-      const Eigen::Vector3d rate(kAmplitude * wx * std::cos(wx * t), kAmplitude * wy * std::cos(wy * t), 0.0);
-      const double h = 1e-6 / rate.norm();  // seconds for 1 uT along the path
-      model.equilibrium_moments(b + h * rate, plus);
-      model.equilibrium_moments(b - h * rate, minus);
-      const Eigen::Vector3d dmu = (plus[0] - minus[0]) / (2.0 * h);
-      for (int c = 0; c < 3; ++c) u[static_cast<std::size_t>(c) * kFrame + i] = -kCoil * dmu(c) + feedthrough_v_s_per_t * rate(c) + offset_v;
-    }
-    return u;
-  }
-};
-
-recon::TracerModel tracer_model(const recon::Tracer& t) {
-  recon::TracerModel m;
-  recon::TracerMode mode;
-  mode.name = "cores";
-  mode.tracer = t;
-  m.modes.push_back(mode);
-  return m;
-}
-
-Frame to_frame(const std::vector<double>& u, double gain) {
-  Frame f;
-  f.first_sample = kFirstFrameSample;
-  f.channels = 6;
-  f.samples.assign(kFrame * 6, 0);
-  for (std::size_t i = 0; i < kFrame; ++i) {
-    for (std::size_t c = 0; c < 3; ++c) {
-      const double code = std::round(u[c * kFrame + i] * kLna * gain * 32767.0);
-      f.samples[i * 6 + c] = static_cast<std::int16_t>(std::clamp(code, -32768.0, 32767.0));
-    }
-    for (std::size_t c = 3; c < 6; ++c) f.samples[i * 6 + c] = 12345;  // reference pickups: not imaged
-  }
-  return f;
-}
+using namespace mpi::host::test;
 
 struct Fixture {
   ScanPlan plan = load_scan_plan(kSource / "configs/plans/preclinical-2d-point.toml");
@@ -153,7 +82,7 @@ TEST(PipelineLissajous, PointSourceIsImagedWhereItIsAndFeedthroughDoesNotChangeT
   for (ReceiveChannelInfo& r : scanner.receivers) r.lna_gain = kLna * gain;
   LissajousPipeline scaled(fx.plan, scanner, setup);
   std::vector<double> image(scaled.image_size()), dirty_image(scaled.image_size());
-  scaled.process(to_frame(u, gain), image);
+  scaled.process(to_frame(u, kLna * gain), image);
 
   // The peak at the pixel containing the source (3, -5) mm, within one pixel.
   const auto peak = static_cast<std::size_t>(std::max_element(image.begin(), image.end()) - image.begin());
@@ -171,7 +100,7 @@ TEST(PipelineLissajous, PointSourceIsImagedWhereItIsAndFeedthroughDoesNotChangeT
   Synthetic dirty = clean;
   dirty.feedthrough_v_s_per_t = 2.5 * peak_v / (kAmplitude * 2.0 * std::numbers::pi * kRate / 96.0);
   dirty.offset_v = 0.3 * peak_v;
-  scaled.process(to_frame(dirty.volts(tracer, kFirstFrameSample), gain), dirty_image);
+  scaled.process(to_frame(dirty.volts(tracer, kFirstFrameSample), kLna * gain), dirty_image);
   double worst = 0.0;
   for (std::size_t p = 0; p < image.size(); ++p) worst = std::max(worst, std::abs(dirty_image[p] - image[p]));
   EXPECT_LT(worst, 2e-3 * image[peak]) << "feedthrough left in the image";
@@ -204,7 +133,7 @@ TEST(PipelineLissajous, RunnerReconstructsEveryFrameAndAveragesThem) {
   Synthetic s;
   s.source_m = Eigen::Vector3d(-4e-3, 2e-3, 0.0);
   const std::vector<double> u = s.volts(tracer_model(fx.plan.tracer), kFirstFrameSample);
-  Frame f1 = to_frame(u, 0.5 / (*std::max_element(u.begin(), u.end()) * kLna));
+  Frame f1 = to_frame(u, 0.5 / *std::max_element(u.begin(), u.end()));
   Frame f2 = f1;
   for (std::size_t i = 0; i < f2.samples.size(); i += 6) f2.samples[i] = static_cast<std::int16_t>(f2.samples[i] / 2);
   reference.process(f1, a);

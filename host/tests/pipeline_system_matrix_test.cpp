@@ -7,6 +7,8 @@
 #include "mpi/host/scan_plan.hpp"
 #include "mpi/recon/forward_model.hpp"
 
+#include "preclinical_2d_frames.hpp"
+
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -27,78 +29,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kSource = MPI_SOURCE_DIR;
-// configs/scanners/preclinical-ffp.toml (REFERENCE 2.1): 2.5 MHz base clock and ADC, dividers 102 / 96,
-// 12 mT, G = diag(-1, -1, 2) T/m, receive coils along x, y, z of 1 mT/A behind an LNA of 100, 1 V ADC,
-// 1 nV/sqrtHz at the coil.
-constexpr double kRate = 2.5e6;
-constexpr std::size_t kFrame = 1632;
-constexpr double kAmplitude = 0.012;
-constexpr double kCoil = 1e-3;
-constexpr double kLna = 100.0;
-constexpr std::uint64_t kFirstFrameSample = 10 * kFrame;
+using namespace mpi::host::test;
 
-AcquisitionSetup setup_2d() {
-  AcquisitionSetup s;
-  s.sample_rate_hz = kRate;
-  s.samples_per_period = kFrame;
-  s.periods_per_frame = 1;
-  s.drives = {{Eigen::Vector3d::UnitX(), kAmplitude, kRate / 102.0, 0.0}, {Eigen::Vector3d::UnitY(), kAmplitude, kRate / 96.0, 0.0}};
-  s.drive_channels = {0, 1};
-  s.adc_channels = 6;
-  s.first_frame_sample = kFirstFrameSample;
-  return s;
-}
-
-// u_c(t) = -p e_c . dmu/dt of a point source (equilibrium moment, dmu/dt by a central difference along the
-// field's path), in volts at the coil, channel-major.
+// A point source's receive signals (volts at the coil, channel-major) on the test's frame.
 std::vector<double> point_volts(const recon::Tracer& tracer, const Eigen::Vector3d& source_m, double iron_kg) {
-  recon::TracerModel model_tracer;
-  recon::TracerMode mode;
-  mode.tracer = tracer;
-  model_tracer.modes.push_back(mode);
-  const Eigen::Matrix3d g = Eigen::Vector3d(-1.0, -1.0, 2.0).asDiagonal();
-  const recon::ParticleSignalModel model(model_tracer, {{source_m, iron_kg}}, g, 0.1);
-  const double wx = 2.0 * std::numbers::pi * kRate / 102.0, wy = 2.0 * std::numbers::pi * kRate / 96.0;
-  std::vector<double> u(3 * kFrame);
-  std::vector<Eigen::Vector3d> plus(1), minus(1);
-  for (std::size_t i = 0; i < kFrame; ++i) {
-    const double t = static_cast<double>(kFirstFrameSample + i) / kRate;
-    const Eigen::Vector3d b(kAmplitude * std::sin(wx * t), kAmplitude * std::sin(wy * t), 0.0);
-    const Eigen::Vector3d rate(kAmplitude * wx * std::cos(wx * t), kAmplitude * wy * std::cos(wy * t), 0.0);
-    const double h = 1e-6 / rate.norm();
-    model.equilibrium_moments(b + h * rate, plus);
-    model.equilibrium_moments(b - h * rate, minus);
-    const Eigen::Vector3d dmu = (plus[0] - minus[0]) / (2.0 * h);
-    for (int c = 0; c < 3; ++c) u[static_cast<std::size_t>(c) * kFrame + i] = -kCoil * dmu(c);
-  }
-  return u;
+  Synthetic s;
+  s.source_m = source_m;
+  s.iron_kg = iron_kg;
+  return s.volts(tracer_model(tracer), kFirstFrameSample);
 }
 
-// Volts at the coil through an LNA of `lna` into the 1 V, 16-bit ADC; reference channels filled with junk.
-Frame to_frame(const std::vector<double>& u, double lna) {
-  Frame f;
-  f.first_sample = kFirstFrameSample;
-  f.channels = 6;
-  f.samples.assign(kFrame * 6, 0);
-  for (std::size_t i = 0; i < kFrame; ++i) {
-    for (std::size_t c = 0; c < 3; ++c) {
-      const double code = std::round(u[c * kFrame + i] * lna * 32767.0);
-      f.samples[i * 6 + c] = static_cast<std::int16_t>(std::clamp(code, -32768.0, 32767.0));
-    }
-    for (std::size_t c = 3; c < 6; ++c) f.samples[i * 6 + c] = 12345;
-  }
-  return f;
-}
-
-fs::path write_plan(const std::string& body) {
-  static int counter = 0;
-  const fs::path dir = fs::temp_directory_path() / ("mpi_sm_plan_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-  fs::create_directories(dir);
-  const fs::path file = dir / "plan.toml";
-  std::ofstream(file) << "tracer = \"" << (kSource / "configs/tracers/single-core-30nm.toml").string() << "\"\n" << body;
-  return file;
-}
+fs::path write_plan(const std::string& body) { return mpi::host::test::write_plan("mpi_sm_plan_test", body); }
 
 std::string plan_error(const std::string& body) {
   try {

@@ -5,6 +5,8 @@
 #include "mpi/host/pipeline_lissajous.hpp"
 #include "mpi/host/scan_plan.hpp"
 
+#include "preclinical_2d_frames.hpp"
+
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -19,18 +21,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kSource = MPI_SOURCE_DIR;
+using mpi::host::test::kRate;  // the preclinical scanner's ADC rate and drive base clock
+using mpi::host::test::kSource;
 const fs::path kScanner = kSource / "configs/scanners/preclinical-ffp.toml";
-constexpr double kRate = 2.5e6;  // the preclinical scanner's ADC rate and drive base clock
 
-fs::path write_plan(const std::string& body) {
-  static int counter = 0;
-  const fs::path dir = fs::temp_directory_path() / ("mpi_sequence_plan_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-  fs::create_directories(dir);
-  const fs::path file = dir / "plan.toml";
-  std::ofstream(file) << "tracer = \"" << (kSource / "configs/tracers/single-core-30nm.toml").string() << "\"\n" << body;
-  return file;
-}
+fs::path write_plan(const std::string& body) { return mpi::host::test::write_plan("mpi_sequence_plan_test", body); }
 
 const std::string kSequence = "[sequence]\nname = \"lissajous_2d\"\nframes = 100\n";
 
