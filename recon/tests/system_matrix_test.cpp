@@ -476,6 +476,19 @@ TEST(SystemMatrixReconstruction, TwoDimensionalConcentrationCubesOrdered) {
   }
 }
 
+// The model matrix of `spec` on the rows the 3D reconstructions keep: >= 80 kHz, SNR >= 2 for 1 ug of iron
+// in a voxel against the noise `sigma` (from the model's row energies), at most 1200 rows.
+SystemMatrix selected_3d_matrix(const ModelSystemMatrixSpec& spec, const Eigen::VectorXd& energy, double sigma) {
+  const FrameRows layout = frame_rows(spec.channels.size(), spec.frame_samples, kFs);
+  RowSelectionOptions options;
+  options.min_frequency_hz = 80e3;
+  options.max_rows = 1200;
+  options.min_snr = 2.0;
+  const Eigen::VectorXd snr = row_snr_from_energy(energy * 1e-18 /* 1 ug */, Eigen::VectorXd::Constant(energy.size(), sigma));
+  const RowSelection sel = select_rows(layout.frequencies_hz, layout.channels, snr, options);
+  return model_system_matrix(spec, sel.rows);
+}
+
 TEST(SystemMatrixReconstruction, ThreeDimensionalConcentrationCubesSeparatedAndOrdered) {
   // The concentration phantom's 8 cubes (12 mm apart in x and y, 6 mm in z) on a 9 x 9 x 5 grid of 3 mm
   // voxels (27 x 27 x 15 mm, cube centres on voxel centres) with the full 3D Lissajous frame (53856
@@ -502,14 +515,7 @@ TEST(SystemMatrixReconstruction, ThreeDimensionalConcentrationCubesSeparatedAndO
   }
   const double sigma = 1e-5 * simulate_spectrum(spec, p, 0.0, 1).cwiseAbs().maxCoeff();
   const Eigen::MatrixXcd spectrum = simulate_spectrum(spec, p, sigma, 4);
-  const FrameRows layout = frame_rows(3, spec.frame_samples, kFs);
-  RowSelectionOptions options;
-  options.min_frequency_hz = 80e3;
-  options.max_rows = 1200;
-  options.min_snr = 2.0;
-  const Eigen::VectorXd snr = row_snr_from_energy(energy * 1e-18 /* 1 ug */, Eigen::VectorXd::Constant(energy.size(), sigma));
-  const RowSelection sel = select_rows(layout.frequencies_hz, layout.channels, snr, options);
-  const SystemMatrix s = model_system_matrix(spec, sel.rows);
+  const SystemMatrix s = selected_3d_matrix(spec, energy, sigma);
   Eigen::VectorXcd u;
   s.gather(spectrum, u);
   TikhonovOptions t;
@@ -520,8 +526,8 @@ TEST(SystemMatrixReconstruction, ThreeDimensionalConcentrationCubesSeparatedAndO
   op.apply(u, cf);
   const Eigen::VectorXd c = cf.cast<double>();
   const Eigen::VectorXd truth = blurred_truth(spec.grid, p, spec.tracer.modes[0].tracer);
-  std::printf("3D concentration phantom (9 x 9 x 5): %zu rows, NRMSE Tikhonov %.3f\n", sel.count(), nrmse(c, truth));
-  EXPECT_GT(sel.count(), 300u);
+  std::printf("3D concentration phantom (9 x 9 x 5): %zu rows, NRMSE Tikhonov %.3f\n", s.rows(), nrmse(c, truth));
+  EXPECT_GT(s.rows(), 300u);
   // Cube centres fall at voxels (2 or 6, 2 or 6, 1 or 3); sum 3 x 3 x 3 around each.
   std::vector<double> sums;
   for (const Eigen::Vector3d& centre : centres) {
@@ -568,18 +574,11 @@ Reconstruction reconstruct_3d(const ModelSystemMatrixSpec& spec, const Phantom& 
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> normal;
   for (Eigen::Index i = 0; i < spectrum.size(); ++i) spectrum(i) += sigma * std::complex<double>(normal(rng), normal(rng)) / std::sqrt(2.0);
-  const FrameRows layout = frame_rows(spec.channels.size(), spec.frame_samples, kFs);
-  RowSelectionOptions options;
-  options.min_frequency_hz = 80e3;
-  options.max_rows = 1200;
-  options.min_snr = 2.0;
-  const Eigen::VectorXd snr = row_snr_from_energy(energy * 1e-18 /* 1 ug */, Eigen::VectorXd::Constant(energy.size(), sigma));
-  const RowSelection sel = select_rows(layout.frequencies_hz, layout.channels, snr, options);
-  const SystemMatrix s = model_system_matrix(spec, sel.rows);
+  const SystemMatrix s = selected_3d_matrix(spec, energy, sigma);
   Eigen::VectorXcd u;
   s.gather(spectrum, u);
   Reconstruction r;
-  r.rows = sel.count();
+  r.rows = s.rows();
   TikhonovOptions t;
   t.relative_lambda = 1e-3;
   t.non_negative = true;
