@@ -174,10 +174,12 @@ TEST(HilControl, ColdStartConvergesOnPlantTruth) {
   const fs::path dir = hil::test::fresh_work_dir("control", "cold");
   const ScanRecord run = scan(dir, "", 50);  // 50 ms: every update fits the 32 reports of Status
   ASSERT_GE(run.reports.size(), 6U) << "too few FieldReports";
-  // The first block measured starts one block (1 ms) after the ramp-up (1 ms): the cold start, which sees
-  // the plant's truth against the calibration: gain 1.1, phase 5 deg.
+  // The first block measured starts one block (1 ms) after the ramp-up (1 ms), or later where the
+  // firmware's tick was held up by more than a block (it then measures the latest whole block): the cold
+  // start, which sees the plant's truth against the calibration: gain 1.1, phase 5 deg.
   const v1::FieldReport& cold = run.reports.begin()->second;
-  EXPECT_EQ(cold.first_sample(), 2 * 25 * kPeriod);
+  EXPECT_GE(cold.first_sample(), 2 * 25 * kPeriod);
+  EXPECT_LT(cold.first_sample(), 20 * 25 * kPeriod) << "the first update came late";
   EXPECT_NEAR(cold.measured_t() / kTargetT, 1.1, 2e-3);
   EXPECT_NEAR(cold.measured_phase_rad(), 5.0 * std::numbers::pi / 180.0, 2e-3);
   std::size_t updates = 0;
