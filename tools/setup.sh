@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev
   libcairo2-dev             # profile plots (PNG with text)
+  python3-h5py python3-numpy  # tools/mdf: MDF checker and reference files
+  libhdf5-dev               # MDF files (HDF5 C API)
 )
 
 missing=()
