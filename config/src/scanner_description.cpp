@@ -83,6 +83,24 @@ DriveChannelDescription read_drive(TableReader& r, std::set<std::string>& names)
   d.max_amplitude_t = r.positive_quantity("max_amplitude", Quantity::flux_density, std::nullopt);
   d.max_slew_t_per_s = non_negative(r, "max_slew", Quantity::slew_rate, d.max_slew_t_per_s);
   d.reference_v_per_t = r.positive_quantity("reference_pickup", Quantity::voltage_per_tesla, d.reference_v_per_t);
+  if (r.has("harmonic_distortion")) {
+    const std::vector<double> levels_db = r.quantity_list("harmonic_distortion", Quantity::decibel);
+    if (levels_db.empty()) r.fail("harmonic_distortion", "expected at least one level (the 2nd harmonic's, e.g. [\"-70 dB\"])");
+    if (levels_db.size() > DriveChannelDescription::kMaxDistortionHarmonics) {
+      r.fail("harmonic_distortion", std::to_string(levels_db.size()) + " levels; at most " +
+                                        std::to_string(DriveChannelDescription::kMaxDistortionHarmonics) +
+                                        " (harmonics 2 to " +
+                                        std::to_string(DriveChannelDescription::kMaxDistortionHarmonics + 1) + ")");
+    }
+    for (std::size_t i = 0; i < levels_db.size(); ++i) {
+      if (!(levels_db[i] < 0.0)) {
+        r.fail("harmonic_distortion", "level of harmonic " + std::to_string(i + 2) + " is " +
+                                          format_quantity(levels_db[i], Quantity::decibel) +
+                                          "; it must be below the fundamental (below 0 dB)");
+      }
+      d.harmonic_distortion.push_back(std::pow(10.0, levels_db[i] / 20.0));
+    }
+  }
   r.finish();
   return d;
 }

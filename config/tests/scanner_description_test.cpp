@@ -369,5 +369,30 @@ TEST(ScannerDescription, LoadNamesTheFile) {
                                   {"missing.toml", "cannot read"}));
 }
 
+
+TEST(ScannerDescription, HarmonicDistortion) {
+  // Absent: a clean amplifier.
+  EXPECT_TRUE(parse(kBase).drive[0].harmonic_distortion.empty());
+  // Levels in dB relative to the fundamental, from the 2nd harmonic on, kept as amplitude ratios 10^(dB/20).
+  const ScannerDescription s =
+      parse(replaced(kBase, "divider = 96", "divider = 96\nharmonic_distortion = [\"-60 dB\", \"-80 dB\", \"-6.0206 dB\"]"));
+  EXPECT_TRUE(s.drive[0].harmonic_distortion.empty());
+  ASSERT_EQ(s.drive[1].harmonic_distortion.size(), 3U);
+  EXPECT_NEAR(s.drive[1].harmonic_distortion[0], 1e-3, 1e-15);
+  EXPECT_NEAR(s.drive[1].harmonic_distortion[1], 1e-4, 1e-16);
+  EXPECT_NEAR(s.drive[1].harmonic_distortion[2], 0.5, 1e-5);
+  const auto with = [](const std::string& value) { return replaced(kBase, "divider = 96", "divider = 96\nharmonic_distortion = " + value); };
+  EXPECT_TRUE(refused(with(R"(["-70 dB", "0 dB"])"), "[[drive]] #2 (y) harmonic_distortion", "harmonic 3", "below 0 dB"));
+  EXPECT_TRUE(refused(with(R"(["10 dB"])"), "[[drive]] #2 (y) harmonic_distortion", "harmonic 2", "below the fundamental"));
+  EXPECT_TRUE(refused(with(R"(["-70"])"), "[[drive]] #2 (y) harmonic_distortion[0]", "with its unit"));
+  EXPECT_TRUE(refused(with(R"([-70])"), "[[drive]] #2 (y) harmonic_distortion[0]"));
+  EXPECT_TRUE(refused(with(R"(["-70 mT"])"), "[[drive]] #2 (y) harmonic_distortion[0]", "got '-70 mT'"));
+  EXPECT_TRUE(refused(with(R"("-70 dB")"), "[[drive]] #2 (y) harmonic_distortion", "expected an array"));
+  EXPECT_TRUE(refused(with("[]"), "[[drive]] #2 (y) harmonic_distortion", "at least one level"));
+  std::string many = "[";
+  for (int i = 0; i < 17; ++i) many += std::string(i == 0 ? "" : ", ") + "\"-90 dB\"";
+  EXPECT_TRUE(refused(with(many + "]"), "[[drive]] #2 (y) harmonic_distortion", "17 levels; at most 16"));
+}
+
 }  // namespace
 }  // namespace mpi::config

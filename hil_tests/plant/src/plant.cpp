@@ -79,6 +79,7 @@ Plant::Plant(const PlantConfig& config, std::byte* region_base, PlantOptions opt
     Drive& dr = drives_[d];
     const auto& desc = s.drive[d];
     dr.tesla_per_full_scale = desc.tesla_per_full_scale();
+    dr.distortion = desc.harmonic_distortion;
     dr.lag_step = recon::DebyeStep(desc.rl_time_constant_s, half);
     dr.axis = to_vector(desc.axis).normalized();
     dr.awg_codes.assign(kAwgMaxPoints, 0);
@@ -148,7 +149,11 @@ Plant::Plant(const PlantConfig& config, std::byte* region_base, PlantOptions opt
   }
   for (const auto& src : sources) max_position_field = std::max(max_position_field, (gradient_ * src.position_m).norm());
   double max_field = max_position_field;
-  for (const Drive& dr : drives_) max_field += 1.2 * dr.tesla_per_full_scale;
+  for (const Drive& dr : drives_) {
+    double harmonics = 0.0;  // the amplifier's harmonics add at most this fraction of each component
+    for (double a : dr.distortion) harmonics += a;
+    max_field += 1.2 * dr.tesla_per_full_scale * (1.0 + harmonics);
+  }
   for (const Offset& off : offsets_) max_field += off.tesla_per_full_scale;
   model_ = std::make_unique<recon::ParticleSignalModel>(tracer, std::vector<recon::ParticleSource>{}, gradient_, max_field);
   set_sources(std::move(sources));

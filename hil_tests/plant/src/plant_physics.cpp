@@ -43,6 +43,21 @@ double Plant::analog_output(const Drive& dr, std::int64_t m) const noexcept {
   return std::clamp(v, -limit, limit);
 }
 
+double Plant::amplifier_harmonics(const Drive& dr, std::int64_t m) const noexcept {
+  double v = 0.0;
+  for (unsigned k = 0; k < kDdsComponents; ++k) {
+    if (dr.lag[k] == 0.0) continue;
+    const std::uint64_t phase = half_phase(dr, k, m) + dr.theta49;
+    double sum = 0.0;
+    for (std::size_t i = 0; i < dr.distortion.size(); ++i) {
+      // h * phase mod 2^49 is exact in unsigned arithmetic (2^49 divides 2^64); the table ignores the high bits.
+      sum += dr.distortion[i] * sine_(static_cast<std::uint64_t>(i + 2) * phase);
+    }
+    v += dr.lag[k] * sum;
+  }
+  return v;
+}
+
 bool Plant::may_clamp(const Drive& dr, double ramp_factor) const noexcept {
   double peak = 0.0;
   for (const DdsComponent& c : dr.dds) peak += c.amplitude;
@@ -105,7 +120,9 @@ void Plant::evaluate_point(std::int64_t m, Eigen::Vector3d* eq, Eigen::Vector3d&
   drive_vec.setZero();
   for (unsigned d = 0; d < drive_count_; ++d) {
     const Drive& dr = drives_[d];
-    const double b = dr.tesla_per_full_scale * dr.gain * analog_output(dr, m);
+    double out = analog_output(dr, m);
+    if (!dr.distortion.empty()) out += amplifier_harmonics(dr, m);
+    const double b = dr.tesla_per_full_scale * dr.gain * out;
     scalars[d] = b;
     drive_vec += b * dr.axis;
   }

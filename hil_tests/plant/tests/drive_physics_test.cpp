@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 namespace mpi::hil::test {
 namespace {
@@ -37,6 +38,64 @@ TEST(DrivePhysics, ReferencePickupHasTheCalibratedAmplitudeAndPhase) {
   for (std::uint64_t n = 2048; n < 2176; ++n) {
     const long double v = 40.0L * 16e-3L * 40000.0L / 65535.0L * sine_of_turns(turns_at(offset, increment, 32, n), -0.3L);
     ASSERT_EQ(rig.sample(n, kRefX), static_cast<std::int16_t>(std::round(v * 32767.0L))) << n;
+  }
+}
+
+// The amplifier's harmonic distortion reaches the receive coil through the feedthrough u = -k dB/dt: the
+// field carries B_h = a_h B_1 sin(h (phase + amplifier phase)), so the receive voltage's harmonic h has the
+// amplitude k * h * omega * B_h (here, before the LNA's gain; the plant differentiates over one sample, which
+// lowers it by (h omega / fs)^2 / 24 < 0.1 %). No particles, no notch, no noise.
+TEST(DrivePhysics, AmplifierHarmonicsReachTheReceiveCoilThroughTheFeedthrough) {
+  PlantConfig c = small_config();
+  c.phantom = points({});
+  c.scanner.drive[0].amplifier_phase_rad = -0.3;
+  c.scanner.drive[0].harmonic_distortion = {std::pow(10.0, -40.0 / 20.0), std::pow(10.0, -50.0 / 20.0)};
+  constexpr double k = 1e-6;
+  c.scanner.receive.channels[0].feedthrough_v_s_per_t = k;
+  PlantRig rig(c);
+  constexpr std::uint64_t kPeriod = 128;
+  const std::uint64_t increment = increment_for_period(kPeriod);
+  const std::uint64_t offset = 123456789012ULL;
+  rig.dds(0, 0, increment, 40000, offset);
+  rig.switch_on(0);
+  rig.start();
+  rig.run(3000);
+  const double fs = rig.plant.sample_rate_hz();
+  const double omega = 2.0 * std::numbers::pi * fs / kPeriod;
+  const double b1 = 2e-3 * 10.0 * 40000.0 / 65535.0;  // T: coil sensitivity * amplifier gain * DAC fraction
+  const double lna = c.scanner.receive.channels[0].lna_gain;
+  const std::vector<double> a{1.0, c.scanner.drive[0].harmonic_distortion[0], c.scanner.drive[0].harmonic_distortion[1]};
+  // The field at (fractional) sample t, independently of the plant.
+  const auto field = [&](long double t) {
+    long double b = 0.0L;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      const long double h = static_cast<long double>(i + 1);
+      b += a[i] * std::sin(h * (2.0L * std::numbers::pi_v<long double> * turns_at(offset, increment, 32, t) - 0.3L));
+    }
+    return b1 * b;
+  };
+  double peak = 0.0;
+  for (std::uint64_t n = 2048; n < 2048 + kPeriod; ++n) peak = std::max(peak, std::abs(rig.plant.adc_input_v(n, 0)));
+  for (std::uint64_t n = 2048; n < 2048 + kPeriod; ++n) {
+    const auto t = static_cast<long double>(n);
+    const double expected = static_cast<double>(-lna * k * fs * (field(t + 0.5L) - field(t - 0.5L)));
+    ASSERT_NEAR(rig.plant.adc_input_v(n, 0), expected, 1e-9 * peak) << n;
+  }
+  // The closed form per harmonic: |U_h| = lna * k * h * omega * B_h, with the phase h * (phase - 0.3) + pi/2 of -d/dt.
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double h = static_cast<double>(i + 1);
+    double re = 0.0;
+    double im = 0.0;
+    for (std::uint64_t n = 2048; n < 2048 + kPeriod; ++n) {
+      const double phase = 2.0 * std::numbers::pi * static_cast<double>(turns_at(offset, increment, 32, n));
+      re += rig.plant.adc_input_v(n, 0) * std::cos(h * (phase - 0.3));
+      im += rig.plant.adc_input_v(n, 0) * std::sin(h * (phase - 0.3));
+    }
+    const double amplitude = 2.0 * std::hypot(re, im) / kPeriod;
+    const double closed_form = lna * k * h * omega * b1 * a[i];
+    EXPECT_NEAR(amplitude, closed_form, 1e-3 * closed_form) << "harmonic " << h;
+    EXPECT_LT(std::abs(im), 1e-6 * std::abs(re)) << "harmonic " << h << ": -k dB/dt is a negative cosine";
+    EXPECT_LT(re, 0.0) << "harmonic " << h;
   }
 }
 

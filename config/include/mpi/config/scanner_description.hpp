@@ -56,6 +56,13 @@ struct DriveChannelDescription {
   double max_amplitude_t = 14e-3;            // max_amplitude = "14 mT": the coil's limit
   double max_slew_t_per_s = 0.0;             // max_slew = "3000 T/s": peak dB/dt the coil takes; 0 = no limit
   double reference_v_per_t = 50.0;           // reference_pickup = "50 V/T": the pickup's output per field
+  // harmonic_distortion = ["-70 dB", "-80 dB"]: the power amplifier's harmonic distortion, the amplitude of
+  // its output's 2nd, 3rd, ... harmonic relative to the fundamental (each below 0 dB, at most
+  // kMaxDistortionHarmonics entries), stored as amplitude ratios (10^(dB/20)). Empty: a clean amplifier.
+  // Each sine component of the channel's output then carries a_h * sin(h * phase) next to sin(phase), so the
+  // coil's field (and through the feedthrough the receive coils) has the drive's harmonics.
+  std::vector<double> harmonic_distortion;
+  static constexpr std::size_t kMaxDistortionHarmonics = 16;
   [[nodiscard]] double frequency_hz() const noexcept { return base_clock_hz / static_cast<double>(divider); }
   // Field at DAC full scale at the reference temperature.
   [[nodiscard]] double tesla_per_full_scale() const noexcept {

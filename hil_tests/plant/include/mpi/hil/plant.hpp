@@ -187,6 +187,7 @@ class Plant {
     std::uint64_t theta49 = 0;             // theta in 2^-49 turn
     // constants
     double tesla_per_full_scale = 0.0;
+    std::vector<double> distortion;        // amplifier harmonics 2, 3, ...: amplitude relative to the fundamental
     recon::DebyeStep lag_step{0.0, 1.0};
     Eigen::Vector3d axis = Eigen::Vector3d::UnitX();
   };
@@ -255,6 +256,9 @@ class Plant {
   void evaluate_point(std::int64_t m, Eigen::Vector3d* eq, Eigen::Vector3d& drive_vec, Eigen::Vector3d& total,
                       double* scalars) const noexcept;
   [[nodiscard]] double analog_output(const Drive& drive, std::int64_t m) const noexcept;
+  // The power amplifier's harmonic distortion at half-sample m: per sine component k of the output,
+  // sum_h a_h * E_k * sin(h * (phase_k + theta)), in units of full scale (0 for a clean amplifier).
+  [[nodiscard]] double amplifier_harmonics(const Drive& drive, std::int64_t m) const noexcept;
   [[nodiscard]] bool logic_clamps(const Drive& drive, std::uint64_t n) const noexcept;
   [[nodiscard]] bool may_clamp(const Drive& drive, double ramp_factor) const noexcept;
   [[nodiscard]] double awg_at(const Drive& drive, std::uint64_t phase49) const noexcept;
