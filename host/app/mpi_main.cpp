@@ -1,9 +1,11 @@
 // mpi: the operator's command. Plans and runs a scan against the firmware daemon, or replays a raw
 // capture offline through the same pipeline, and writes the image (CSV + PNG), the raw capture and a
 // short report into an output folder.
+#include "mpi/host/background_stage.hpp"
 #include "mpi/host/drive_plan.hpp"
 #include "mpi/host/image_output.hpp"
 #include "mpi/host/link_client.hpp"
+#include "mpi/host/pipeline_system_matrix.hpp"
 #include "mpi/host/profile_output.hpp"
 #include "mpi/host/scan_controller.hpp"
 #include "mpi/host/scan_plan.hpp"
@@ -48,6 +50,7 @@ std::string report(const host::ScanOutcome& outcome, const host::ScanPlan& plan,
     << ", discarded incomplete: " << outcome.counters.frames_discarded << ", gaps: " << outcome.counters.gaps
     << ", samples lost: " << outcome.counters.samples_lost << ")\n";
   r << latency_line(outcome);
+  r << "background: " << (outcome.background.empty() ? "none subtracted" : outcome.background + ", subtracted from every frame") << "\n";
   if (outcome.mean_image) {
     r << "sequence " << plan.sequence.name << "; sampling " << outcome.sample_rate_hz / 1e6 << " MS/s\n";
     for (const auto& d : outcome.drives) {
@@ -108,7 +111,15 @@ void check_plan_with_scanner(const host::ScanPlan& plan, const host::ScannerDesc
   for (const host::PlannedDrive& d : drive.drives) {
     components.push_back({scanner.drives[d.channel].axis, d.amplitude_t, d.frequency_hz, d.phase_rad});
   }
-  (void)host::plan_image_grid(plan, scanner.gradient_matrix_t_per_m, components);
+  const recon::ImageGrid grid = host::plan_image_grid(plan, scanner.gradient_matrix_t_per_m, components);
+  if (plan.reconstruction.method == host::ReconstructionMethod::system_matrix) {
+    host::check_system_matrix_size(plan, scanner, grid, drive.samples_per_frame(), scanner.sample_rate_hz);
+  }
+}
+
+// A plan's background recording: read and checked before the scan starts.
+void check_background(const host::ScanPlan& plan, const host::ScannerDescription& scanner) {
+  if (!plan.background.recording.empty()) (void)host::BackgroundFrame::load(plan, scanner);
 }
 
 host::LiveScanOptions options_for(const std::string& address, double timeout_s, const fs::path& out) {
@@ -185,6 +196,7 @@ int main(int argc, char** argv) {
     plan = host::load_scan_plan(plan_file);
     scanner = host::load_scanner_description(scanner_file);
     check_plan_with_scanner(plan, scanner);
+    check_background(plan, scanner);
     prepare_output(out_dir);
   } catch (const std::exception& e) {
     std::cerr << "mpi: " << e.what() << '\n';

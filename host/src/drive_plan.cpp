@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <stdexcept>
@@ -74,8 +75,10 @@ DrivePlan plan_drive(const ScanPlan& plan, const ScannerDescription& scanner, do
   } catch (const std::exception& e) {
     fail(plan, "name", "sequence \"" + sequence->name + "\": " + e.what());
   }
-  const std::uint64_t ramp = std::uint64_t{plan.sequence.ramp_periods} * out.cycle_samples;
-  if (ramp > UINT32_MAX) fail(plan, "ramp_periods", "too long");
+  const bool timed = plan.sequence.ramp_s > 0.0;
+  const std::uint64_t ramp = timed ? static_cast<std::uint64_t>(std::max(1.0, std::round(plan.sequence.ramp_s * sample_rate_hz)))
+                                   : std::uint64_t{plan.sequence.ramp_periods} * out.cycle_samples;
+  if (ramp > UINT32_MAX) fail(plan, timed ? "ramp_ms" : "ramp_periods", "too long");
   out.ramp_samples = static_cast<std::uint32_t>(ramp);
   return out;
 }

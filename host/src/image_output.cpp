@@ -66,59 +66,44 @@ std::vector<ImagePixel> read_image_csv(const std::filesystem::path& file) {
   return out;
 }
 
-void write_image_png(const GridImage& image, const std::filesystem::path& file, const std::string& title) {
-  const recon::ImageGrid& g = image.grid;
-  // The two first imaged axes (a 1D image is shown as one row).
-  std::array<int, 2> shown{0, 1};
-  int found = 0;
-  for (int a = 0; a < 3 && found < 2; ++a) {
-    if (g.counts[static_cast<std::size_t>(a)] > 1) shown[static_cast<std::size_t>(found++)] = a;
-  }
-  if (found == 1) shown[1] = shown[0] == 0 ? 1 : 0;
-  const int nu = g.counts[static_cast<std::size_t>(shown[0])], nv = g.counts[static_cast<std::size_t>(shown[1])];
-  std::vector<double> map(static_cast<std::size_t>(nu) * static_cast<std::size_t>(nv), -std::numeric_limits<double>::infinity());
-  for (std::size_t i = 0; i < image.values.size() && i < g.pixels(); ++i) {
-    std::array<int, 3> idx{static_cast<int>(i % static_cast<std::size_t>(g.counts[0])),
-                           static_cast<int>((i / static_cast<std::size_t>(g.counts[0])) % static_cast<std::size_t>(g.counts[1])),
-                           static_cast<int>(i / (static_cast<std::size_t>(g.counts[0]) * static_cast<std::size_t>(g.counts[1])))};
-    double& m = map[static_cast<std::size_t>(idx[static_cast<std::size_t>(shown[1])]) * static_cast<std::size_t>(nu) +
-                    static_cast<std::size_t>(idx[static_cast<std::size_t>(shown[0])])];
-    m = std::max(m, image.values[i]);  // maximum intensity projection along the axes not shown
-  }
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (const double v : map) {
-    if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
-  }
-  if (!std::isfinite(lo)) lo = 0.0, hi = 1.0;
-  if (hi <= lo) hi = lo + 1.0;
+namespace {
 
-  const double scale = std::max(1.0, std::floor(480.0 / std::max(nu, nv)));
-  const double w = nu * scale, h = nv * scale;
-  constexpr double left = 70, top = 40, bottom = 55, bar = 120;
-  const int width = static_cast<int>(left + w + bar), height = static_cast<int>(top + h + bottom);
-  cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
-  cairo_t* cr = cairo_create(surface);
-  cairo_set_source_rgb(cr, 1, 1, 1);
-  cairo_paint(cr);
+// The maximum intensity projection of an image onto axes (u, v): map[v * nu + u].
+std::vector<double> projection(const GridImage& image, int u_axis, int v_axis) {
+  const recon::ImageGrid& g = image.grid;
+  const auto nu = static_cast<std::size_t>(g.counts[static_cast<std::size_t>(u_axis)]);
+  const auto nv = static_cast<std::size_t>(g.counts[static_cast<std::size_t>(v_axis)]);
+  std::vector<double> map(nu * nv, -std::numeric_limits<double>::infinity());
+  const auto n0 = static_cast<std::size_t>(g.counts[0]), n1 = static_cast<std::size_t>(g.counts[1]);
+  for (std::size_t i = 0; i < image.values.size() && i < g.pixels(); ++i) {
+    const std::array<std::size_t, 3> idx{i % n0, (i / n0) % n1, i / (n0 * n1)};
+    double& m = map[idx[static_cast<std::size_t>(v_axis)] * nu + idx[static_cast<std::size_t>(u_axis)]];
+    m = std::max(m, image.values[i]);
+  }
+  return map;
+}
+
+struct Panel {
+  int u_axis = 0, v_axis = 1;
+  std::vector<double> map;
+  double x = 0, y = 0, scale = 1;  // top-left corner and pixel size on the page
+};
+
+void draw_panel(cairo_t* cr, const recon::ImageGrid& g, const Panel& p, double lo, double hi) {
+  const int nu = g.counts[static_cast<std::size_t>(p.u_axis)], nv = g.counts[static_cast<std::size_t>(p.v_axis)];
+  const double w = nu * p.scale, h = nv * p.scale;
   double r = 0, gr = 0, b = 0;
   for (int v = 0; v < nv; ++v) {
     for (int u = 0; u < nu; ++u) {
-      const double value = map[static_cast<std::size_t>(v) * static_cast<std::size_t>(nu) + static_cast<std::size_t>(u)];
+      const double value = p.map[static_cast<std::size_t>(v) * static_cast<std::size_t>(nu) + static_cast<std::size_t>(u)];
       colour((value - lo) / (hi - lo), r, gr, b);
       cairo_set_source_rgb(cr, r, gr, b);
       // the second axis grows upwards
-      cairo_rectangle(cr, left + u * scale, top + (nv - 1 - v) * scale, scale, scale);
+      cairo_rectangle(cr, p.x + u * p.scale, p.y + (nv - 1 - v) * p.scale, p.scale, p.scale);
       cairo_fill(cr);
     }
   }
-  for (int k = 0; k < 100; ++k) {
-    colour(k / 99.0, r, gr, b);
-    cairo_set_source_rgb(cr, r, gr, b);
-    cairo_rectangle(cr, left + w + 20, top + h - (k + 1) * h / 100.0, 15, h / 100.0 + 1);
-    cairo_fill(cr);
-  }
   cairo_set_source_rgb(cr, 0, 0, 0);
-  cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
   cairo_set_font_size(cr, 12);
   char label[64];
   const char* names = "xyz";
@@ -127,33 +112,95 @@ void write_image_png(const GridImage& image, const std::filesystem::path& file, 
     const int n = g.counts[a];
     return (g.origin_m(axis) + (end == 0 ? -0.5 : n - 0.5) * (n > 1 ? g.pixel_m(axis) : 0.0)) * 1e3;
   };
-  std::snprintf(label, sizeof label, "%.3g", edge_mm(shown[0], 0));
-  cairo_move_to(cr, left, top + h + 16);
+  std::snprintf(label, sizeof label, "%.3g", edge_mm(p.u_axis, 0));
+  cairo_move_to(cr, p.x, p.y + h + 16);
   cairo_show_text(cr, label);
-  std::snprintf(label, sizeof label, "%.3g", edge_mm(shown[0], 1));
-  cairo_move_to(cr, left + w - 24, top + h + 16);
+  std::snprintf(label, sizeof label, "%.3g", edge_mm(p.u_axis, 1));
+  cairo_move_to(cr, p.x + w - 24, p.y + h + 16);
   cairo_show_text(cr, label);
-  std::snprintf(label, sizeof label, "%c (mm)", names[shown[0]]);
-  cairo_move_to(cr, left + w / 2 - 20, top + h + 36);
+  std::snprintf(label, sizeof label, "%c (mm)", names[p.u_axis]);
+  cairo_move_to(cr, p.x + w / 2 - 20, p.y + h + 36);
   cairo_show_text(cr, label);
-  std::snprintf(label, sizeof label, "%.3g", edge_mm(shown[1], 0));
-  cairo_move_to(cr, 8, top + h);
+  std::snprintf(label, sizeof label, "%.3g", edge_mm(p.v_axis, 0));
+  cairo_move_to(cr, p.x - 62, p.y + h);
   cairo_show_text(cr, label);
-  std::snprintf(label, sizeof label, "%.3g", edge_mm(shown[1], 1));
-  cairo_move_to(cr, 8, top + 10);
+  std::snprintf(label, sizeof label, "%.3g", edge_mm(p.v_axis, 1));
+  cairo_move_to(cr, p.x - 62, p.y + 10);
   cairo_show_text(cr, label);
-  std::snprintf(label, sizeof label, "%c (mm)", names[shown[1]]);
-  cairo_move_to(cr, 8, top + h / 2);
+  std::snprintf(label, sizeof label, "%c (mm)", names[p.v_axis]);
+  cairo_move_to(cr, p.x - 62, p.y + h / 2);
   cairo_show_text(cr, label);
+}
+
+}  // namespace
+
+void write_image_png(const GridImage& image, const std::filesystem::path& file, const std::string& title) {
+  const recon::ImageGrid& g = image.grid;
+  std::vector<int> imaged;
+  for (int a = 0; a < 3; ++a) {
+    if (g.counts[static_cast<std::size_t>(a)] > 1) imaged.push_back(a);
+  }
+  // A volume: three orthogonal maximum intensity projections (xy, xz, yz) on one colour scale. Otherwise the
+  // two first imaged axes (a 1D image is shown as one row), projected along the others.
+  std::vector<Panel> panels;
+  if (imaged.size() == 3) {
+    panels = {Panel{0, 1, {}, 0, 0, 1}, Panel{0, 2, {}, 0, 0, 1}, Panel{1, 2, {}, 0, 0, 1}};
+  } else {
+    Panel p;
+    if (imaged.size() == 2) p.u_axis = imaged[0], p.v_axis = imaged[1];
+    else if (imaged.size() == 1) p.u_axis = imaged[0], p.v_axis = imaged[0] == 0 ? 1 : 0;
+    panels.push_back(p);
+  }
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  int largest = 1;
+  for (Panel& p : panels) {
+    p.map = projection(image, p.u_axis, p.v_axis);
+    for (const double v : p.map) {
+      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+    }
+    largest = std::max({largest, g.counts[static_cast<std::size_t>(p.u_axis)], g.counts[static_cast<std::size_t>(p.v_axis)]});
+  }
+  if (!std::isfinite(lo)) lo = 0.0, hi = 1.0;
+  if (hi <= lo) hi = lo + 1.0;
+
+  // One pixel size for all panels, so that millimetres look the same in each.
+  const double scale = std::max(1.0, std::floor((panels.size() == 1 ? 480.0 : 300.0) / largest));
+  constexpr double left = 70, top = 40, bottom = 55, bar = 120, gap = 80;
+  double x = left, h = 0;
+  for (Panel& p : panels) {
+    p.x = x;
+    p.y = top;
+    p.scale = scale;
+    x += g.counts[static_cast<std::size_t>(p.u_axis)] * scale + gap;
+    h = std::max(h, g.counts[static_cast<std::size_t>(p.v_axis)] * scale);
+  }
+  const double right = x - gap;  // end of the last panel
+  const int width = static_cast<int>(right + bar), height = static_cast<int>(top + h + bottom);
+  cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+  cairo_t* cr = cairo_create(surface);
+  cairo_set_source_rgb(cr, 1, 1, 1);
+  cairo_paint(cr);
+  cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+  for (const Panel& p : panels) draw_panel(cr, g, p, lo, hi);
+  double r = 0, gr = 0, b = 0;
+  for (int k = 0; k < 100; ++k) {
+    colour(k / 99.0, r, gr, b);
+    cairo_set_source_rgb(cr, r, gr, b);
+    cairo_rectangle(cr, right + 20, top + h - (k + 1) * h / 100.0, 15, h / 100.0 + 1);
+    cairo_fill(cr);
+  }
+  cairo_set_source_rgb(cr, 0, 0, 0);
+  cairo_set_font_size(cr, 12);
+  char label[64];
   std::snprintf(label, sizeof label, "%.3g", hi);
-  cairo_move_to(cr, left + w + 38, top + 10);
+  cairo_move_to(cr, right + 38, top + 10);
   cairo_show_text(cr, label);
   std::snprintf(label, sizeof label, "%.3g", lo);
-  cairo_move_to(cr, left + w + 38, top + h);
+  cairo_move_to(cr, right + 38, top + h);
   cairo_show_text(cr, label);
   cairo_set_font_size(cr, 14);
   cairo_move_to(cr, left, 25);
-  cairo_show_text(cr, title.c_str());
+  cairo_show_text(cr, (panels.size() == 3 ? title + " (maximum intensity projections)" : title).c_str());
 
   const cairo_status_t status = cairo_surface_write_to_png(surface, file.c_str());
   cairo_destroy(cr);

@@ -1,5 +1,6 @@
 #include "mpi/host/pipeline_1d.hpp"
 
+#include "mpi/host/background_stage.hpp"
 #include "mpi/recon/constants.hpp"
 #include "mpi/recon/spectrum.hpp"
 #include "mpi/recon/tracer.hpp"
@@ -36,6 +37,11 @@ Signal ToVolts::operator()(const Frame& frame) const {
   const std::size_t n = frame.samples.size() / frame.channels;
   if (n % samples_per_period != 0) throw std::runtime_error("frame does not hold whole drive periods");
   Signal out{frame.first_sample, static_cast<std::uint32_t>(n / samples_per_period), std::vector<double>(n)};
+  if (background != nullptr) {
+    background->check_frame(frame);
+    for (std::size_t i = 0; i < n; ++i) out.volts[i] = (frame.samples[i * frame.channels + channel] - background->code(i, channel)) * volts_per_code;
+    return out;
+  }
   for (std::size_t i = 0; i < n; ++i) out.volts[i] = frame.samples[i * frame.channels + channel] * volts_per_code;
   return out;
 }

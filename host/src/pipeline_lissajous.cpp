@@ -1,5 +1,7 @@
 #include "mpi/host/pipeline_lissajous.hpp"
 
+#include "mpi/host/background_stage.hpp"
+
 #include "mpi/recon/constants.hpp"
 #include "mpi/recon/frame_spectrum.hpp"
 #include "mpi/recon/tracer.hpp"
@@ -92,6 +94,12 @@ void ToChannelVolts::operator()(const Frame& frame, std::span<double> out) const
     const double k = volts_per_code[c];
     double* dst = out.data() + c * samples_per_frame;
     const std::int16_t* src = frame.samples.data() + c;
+    if (background != nullptr) {
+      background->check_frame(frame);
+      const double* mean = background->mean_codes().data() + c;
+      for (std::size_t i = 0; i < samples_per_frame; ++i) dst[i] = k * (src[i * stride] - mean[i * stride]);
+      continue;
+    }
     for (std::size_t i = 0; i < samples_per_frame; ++i) dst[i] = k * src[i * stride];
   }
 }

@@ -79,6 +79,26 @@ Eigen::VectorXd receive_row_noise(const ScannerDescription& scanner, std::size_t
   return noise;
 }
 
+void check_system_matrix_size(const ScanPlan& plan, const ScannerDescription& scanner, const recon::ImageGrid& grid,
+                              std::size_t frame_samples, double sample_rate_hz) {
+  const ReconstructionPlan& r = plan.reconstruction;
+  const std::size_t bins = frame_samples / 2 + 1;
+  const double bin_hz = sample_rate_hz / static_cast<double>(frame_samples);
+  const auto first = static_cast<std::size_t>(std::ceil(r.min_frequency_hz / bin_hz - 1e-9));
+  std::size_t rows = scanner.receivers.size() * (bins > first ? bins - first : 0);
+  if (r.max_rows > 0) rows = std::min<std::size_t>(rows, r.max_rows);
+  const std::size_t voxels = grid.pixels();
+  if (rows > 0 && voxels > kMaxSystemMatrixEntries / rows) {
+    std::ostringstream why;
+    why << plan.file.string() << ": [reconstruction] " << (r.counts.empty() ? "pixel_mm" : "counts") << ": the system matrix would have up to "
+        << rows << " frequency rows x " << voxels << " voxels = " << static_cast<double>(rows) * static_cast<double>(voxels) / 1e6
+        << " million entries (about " << static_cast<double>(rows) * static_cast<double>(voxels) * 56.0 / 1e9
+        << " GB with its Tikhonov operator), more than the limit of " << kMaxSystemMatrixEntries / 1'000'000
+        << " million; use fewer voxels or cap the rows with max_rows";
+    throw PlanError(why.str());
+  }
+}
+
 recon::ModelSystemMatrixSpec system_matrix_spec(const ScanPlan& plan, const ScannerDescription& scanner, const AcquisitionSetup& setup) {
   recon::ModelSystemMatrixSpec spec;
   recon::TracerMode mode;
@@ -119,15 +139,17 @@ SystemMatrixPipeline::SystemMatrixPipeline(const ScanPlan& plan, const ScannerDe
   const std::size_t n = spec.frame_samples;
   const recon::FrameRows rows = recon::frame_rows(spec.channels.size(), n, spec.sample_rate_hz);
 
-  // Row energies: from the whole matrix on small grids (then kept), else from a survey of every k-th voxel.
+  // Row energies: from the whole matrix on small grids whose every row fits in memory (then kept), else from
+  // a survey of every k-th voxel (a few hundred voxels: the energies are means over the grid).
   const std::size_t voxels = spec.grid.voxels();
+  check_system_matrix_size(plan, scanner, grid_, n, spec.sample_rate_hz);
   recon::SystemMatrix full;
   Eigen::VectorXd energy;
-  if (voxels <= 1024) {
+  if (voxels <= 1024 && rows.channels.size() * voxels <= 4'000'000) {
     full = recon::model_system_matrix(spec);
     energy = full.matrix.cwiseAbs2().rowwise().mean();
   } else {
-    energy = recon::model_row_energies(spec, std::max<std::size_t>(1, voxels / 512));
+    energy = recon::model_row_energies(spec, std::max<std::size_t>(1, voxels / 256));
   }
   // Never DC nor a drive fundamental: the feedthrough region.
   std::vector<std::size_t> excluded = spectrum_.drive_bin_indices();

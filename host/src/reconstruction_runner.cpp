@@ -23,7 +23,9 @@ LatencyStats latency_stats(std::vector<double> v) {
 }
 
 ReconstructionRunner::ReconstructionRunner(const ScanPlan& plan, const ScannerDescription& scanner, WhenFull when_full, std::size_t capacity)
-    : plan_(plan), scanner_(scanner), frames_(capacity, when_full) {}
+    : plan_(plan), scanner_(scanner), frames_(capacity, when_full) {
+  if (!plan_.background.recording.empty()) background_ = std::make_unique<BackgroundFrame>(BackgroundFrame::load(plan_, scanner_));
+}
 
 ReconstructionRunner::~ReconstructionRunner() {
   frames_.close();
@@ -40,6 +42,12 @@ void ReconstructionRunner::start(const AcquisitionSetup& setup) {
     image_.assign(pipeline_grid_->image_size(), 0.0);
   } else {
     pipeline_1d_ = std::make_unique<Pipeline1D>(plan_, scanner_, setup);
+  }
+  if (background_) {
+    background_->check_matches(setup);
+    if (pipeline_sm_) pipeline_sm_->set_background(background_.get());
+    else if (pipeline_grid_) pipeline_grid_->set_background(background_.get());
+    else pipeline_1d_->set_background(background_.get());
   }
   latencies_s_.reserve(std::min<std::size_t>(plan_.sequence.frames, 10'000'000));
   thread_ = std::thread([this] {
@@ -79,6 +87,7 @@ ReconstructionResult ReconstructionRunner::finish() {
   r.frames = frames_done_;
   r.dropped = frames_.dropped();
   r.latency = latency_stats(latencies_s_);
+  if (background_) r.background = background_->description();
   if (pipeline_sm_) {
     r.mean = GridImage{pipeline_sm_->grid(), images_.mean()};
     r.last = GridImage{pipeline_sm_->grid(), image_};

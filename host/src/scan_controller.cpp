@@ -32,6 +32,7 @@ ScanOutcome outcome_of(const AcquisitionStream& stream, ReconstructionRunner& ru
   out.dropped = result.dropped;
   out.latency = result.latency;
   out.reconstruction_summary = result.summary;
+  out.background = result.background;
   out.drives = stream.setup().drives;
   out.counters = stream.counters();
   out.chunk_flags = static_cast<std::uint32_t>(stream.chunk_flags_seen());

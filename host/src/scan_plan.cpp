@@ -195,23 +195,25 @@ ScanPlan load_scan_plan(const std::filesystem::path& file) {
   const std::string name = file.string();
   for (const auto& [key, value] : root) {
     const std::string_view k = key.str();
-    if (k == "tracer" || k == "sequence" || k == "reconstruction" || k == "simulation") continue;
+    if (k == "tracer" || k == "sequence" || k == "reconstruction" || k == "simulation" || k == "background") continue;
     if (k == "phantom") {
       throw PlanError(name + ": [phantom]: not part of a plan any more: the phantom is a file of its own, named in "
                       "[simulation] phantom = \"../phantoms/NAME.toml\"");
     }
-    throw PlanError(name + ": " + std::string(k) + ": unknown key (a plan has tracer, [sequence], [reconstruction], [simulation])");
+    throw PlanError(name + ": " + std::string(k) + ": unknown key (a plan has tracer, [sequence], [reconstruction], [background], [simulation])");
   }
   ScanPlan plan;
   plan.file = file;
   const Section seq(root, name, "sequence");
   if (seq.has("name")) {
     // A named sequence of the scanner description: the drive values come from there.
-    seq.only({"name", "frames", "ramp_periods", "periods_per_frame", "drive_phase_rad"});
+    seq.only({"name", "frames", "ramp_periods", "ramp_ms", "periods_per_frame", "drive_phase_rad"});
     plan.sequence.name = seq.text("name", "");
     if (plan.sequence.name.empty()) seq.fail("name", "must name a [[sequence]] of the scanner description, e.g. \"lissajous_2d\"");
     plan.sequence.frames = seq.count("frames", 1, 1, 100'000'000);
     plan.sequence.ramp_periods = seq.count("ramp_periods", 10, 1, 1'000'000);
+    if (seq.has("ramp_ms") && seq.has("ramp_periods")) seq.fail("ramp_ms", "give either ramp_periods or ramp_ms, not both");
+    plan.sequence.ramp_s = seq.number("ramp_ms", 0.0, 1e-3, 1e4) * 1e-3;
     plan.sequence.periods_per_frame_given = seq.has("periods_per_frame");
     plan.sequence.periods_per_frame = seq.count("periods_per_frame", 1, 1, 1'000'000);
     plan.sequence.named_phases_rad = seq.named_numbers("drive_phase_rad", -100.0, 100.0);
@@ -229,6 +231,16 @@ ScanPlan load_scan_plan(const std::filesystem::path& file) {
   }
 
   plan.tracer = single_mode_tracer(root, file, plan.tracer_file, plan.tracer_tau_s);
+
+  if (root.get("background") != nullptr) {
+    const Section bg(root, name, "background");
+    bg.only({"recording"});
+    const std::string recording = bg.text("recording", "");
+    if (recording.empty()) {
+      bg.fail("recording", "missing: the raw capture (raw.mpilink) of an empty-bore scan of the same sequence, relative to the plan");
+    }
+    plan.background.recording = (file.parent_path() / recording).lexically_normal();
+  }
 
   if (root.get("reconstruction") != nullptr) {
     const Section rec(root, name, "reconstruction");

@@ -1,6 +1,7 @@
 // Writes a reconstructed image on a grid (1D, 2D or 3D) for people and programs: a CSV table (one row per
-// pixel: x_mm, y_mm, z_mm of its centre, intensity; x fastest) and a PNG map of the two first imaged axes
-// in millimetres (a maximum intensity projection along a third one), with a colour bar.
+// pixel: x_mm, y_mm, z_mm of its centre, intensity; x fastest) and a PNG in millimetres with a colour bar:
+// for a volume (three imaged axes) its three orthogonal maximum intensity projections (xy, xz, yz) side by
+// side on one colour scale, else a map of the two first imaged axes (projected along the third).
 #pragma once
 
 #include "mpi/host/pipeline_lissajous.hpp"

@@ -16,6 +16,8 @@
 
 namespace mpi::host {
 
+class BackgroundFrame;  // background_stage.hpp
+
 // Samples of one receive channel in volts at the coil, located on the sample clock.
 struct Signal {
   std::uint64_t first_sample = 0;
@@ -43,6 +45,7 @@ struct ToVolts {
   std::uint32_t channel;
   std::uint32_t samples_per_period;
   double volts_per_code;  // at the coil: ADC full scale / 32767 / LNA gain
+  const BackgroundFrame* background = nullptr;  // subtracted from the codes first (background_stage.hpp); null: none
   Signal operator()(const Frame& frame) const;
 };
 
@@ -71,6 +74,8 @@ class Pipeline1D {
   Pipeline1D(const ScanPlan& plan, const ScannerDescription& scanner, const AcquisitionSetup& setup);
   [[nodiscard]] recon::Profile1D process(const Frame& frame) const;
   [[nodiscard]] const recon::XSpace1DConfig& xspace_config() const noexcept { return xspace_.config; }
+  // Subtracts this background's mean frame in the to-volts stage (kept by the caller; null: none).
+  void set_background(const BackgroundFrame* background) noexcept { to_volts_.background = background; }
 
  private:
   ToVolts to_volts_;

@@ -37,6 +37,7 @@ struct ToChannelVolts {
   static constexpr std::string_view name = "to-volts";
   std::vector<double> volts_per_code;  // per receive channel: ADC full scale / 32767 / LNA gain / coil sensitivity
   std::size_t samples_per_frame = 0;
+  const BackgroundFrame* background = nullptr;  // its mean frame is subtracted from the codes first (background_stage.hpp)
   void operator()(const Frame& frame, std::span<double> out) const;
 };
 
@@ -72,6 +73,8 @@ class LissajousPipeline {
   [[nodiscard]] const recon::ImageGrid& grid() const noexcept { return gridding_.config().grid; }
   [[nodiscard]] const recon::XSpaceGridding& gridding() const noexcept { return gridding_; }
   [[nodiscard]] const RemoveFeedthrough& feedthrough() const noexcept { return feedthrough_; }
+  // Subtracts this background's mean frame in the to-volts stage (kept by the caller; null: none).
+  void set_background(const BackgroundFrame* background) noexcept { to_volts_.background = background; }
 
  private:
   ToChannelVolts to_volts_;

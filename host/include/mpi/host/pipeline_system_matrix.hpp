@@ -39,6 +39,16 @@ recon::VoxelGrid voxel_grid(const recon::ImageGrid& grid);
 // sigma^2 = (density * LNA gain)^2 fs / 2 + (ADC step)^2 / 12 per channel.
 Eigen::VectorXd receive_row_noise(const ScannerDescription& scanner, std::size_t frame_samples, double sample_rate_hz);
 
+// The most (frequency row, voxel) entries a system matrix may have: S (complex double) and the Tikhonov
+// operator (double and float) take about 56 bytes per entry, so about 0.9 GB at this limit.
+inline constexpr std::size_t kMaxSystemMatrixEntries = 16'000'000;
+
+// Refuses a grid whose system matrix could exceed kMaxSystemMatrixEntries: at most max_rows rows (or every
+// row of every receive channel at or above min_frequency) x the grid's voxels. Throws PlanError naming the
+// plan file and the [reconstruction] key (counts or pixel_mm). frame_samples: of one frame.
+void check_system_matrix_size(const ScanPlan& plan, const ScannerDescription& scanner, const recon::ImageGrid& grid,
+                              std::size_t frame_samples, double sample_rate_hz);
+
 // The model description of the scan's system matrix (exposed for tests).
 recon::ModelSystemMatrixSpec system_matrix_spec(const ScanPlan& plan, const ScannerDescription& scanner, const AcquisitionSetup& setup);
 
@@ -67,6 +77,8 @@ class SystemMatrixPipeline {
   [[nodiscard]] const recon::SystemMatrix& system_matrix() const noexcept { return s_; }
   [[nodiscard]] const recon::RowSelection& selection() const noexcept { return selection_; }
   [[nodiscard]] const SystemMatrixSummary& summary() const noexcept { return summary_; }
+  // Subtracts this background's mean frame in the to-volts stage (kept by the caller; null: none).
+  void set_background(const BackgroundFrame* background) noexcept { to_volts_.background = background; }
 
  private:
   recon::ImageGrid grid_;

@@ -6,6 +6,7 @@
 // reconstructed frames and the last one.
 #pragma once
 
+#include "mpi/host/background_stage.hpp"
 #include "mpi/host/bounded_channel.hpp"
 #include "mpi/host/frame.hpp"
 #include "mpi/host/pipeline_1d.hpp"
@@ -40,11 +41,14 @@ struct ReconstructionResult {
   std::uint64_t dropped = 0;          // dropped from the display path
   LatencyStats latency;
   std::string summary;                // what the pipeline built at scan start (system matrix: rows, build times)
+  std::string background;             // the background subtracted (BackgroundFrame::description()); empty: none
 };
 
 class ReconstructionRunner {
  public:
   // `when_full`: block (replay) or drop_newest (live display path), with `capacity` frames of buffer.
+  // A plan with [background] recording loads and averages it here (throws PlanError, background_stage.hpp);
+  // start() checks it against the realised acquisition and the pipeline subtracts it from every frame.
   ReconstructionRunner(const ScanPlan& plan, const ScannerDescription& scanner, WhenFull when_full = WhenFull::block,
                        std::size_t capacity = 64);
   ~ReconstructionRunner();
@@ -64,6 +68,7 @@ class ReconstructionRunner {
 
   ScanPlan plan_;
   ScannerDescription scanner_;
+  std::unique_ptr<BackgroundFrame> background_;
   std::unique_ptr<Pipeline1D> pipeline_1d_;
   std::unique_ptr<LissajousPipeline> pipeline_grid_;
   std::unique_ptr<SystemMatrixPipeline> pipeline_sm_;

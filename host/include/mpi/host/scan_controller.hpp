@@ -27,6 +27,7 @@ struct ScanOutcome {
   std::uint64_t dropped = 0;              // dropped from the display path (live, under load)
   LatencyStats latency;                   // from a frame's last sample at the host to its image
   std::string reconstruction_summary;     // what the pipeline built at scan start (system matrix)
+  std::string background;                 // the background subtracted from every frame; empty: none
   std::vector<recon::DriveComponent> drives;  // named sequences: the realised drive channels
   AssemblyCounters counters;
   std::uint32_t chunk_flags = 0;     // OR of all chunk flags seen

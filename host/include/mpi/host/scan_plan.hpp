@@ -7,7 +7,8 @@
 //   [sequence]        a 1D drive: drive_frequency_hz, drive_amplitude_t, drive_phase_rad, periods_per_frame,
 //                     frames, ramp_periods;
 //                     or a named sequence of the scanner description (1D, 2D or 3D Lissajous):
-//                     name = "lissajous_2d", frames, ramp_periods (drive cycles), optional periods_per_frame
+//                     name = "lissajous_2d", frames, ramp_periods (drive cycles) or ramp_ms (a time: a 3D cycle
+//                     of 21.5 ms is longer than a scanner's safety ramp_time), optional periods_per_frame
 //                     (default: the sequence's) and drive_phase_rad = { x = 0.0, ... } (default 0)
 //   [reconstruction]  method = "xspace" (default) or "system-matrix" (named sequences only);
 //                     pixel_mm; for a named sequence also fov_mm = [..] or counts = [..] (one entry per
@@ -18,6 +19,8 @@
 //                     a row's RMS over the voxels, with snr_iron_ug (default 1) of iron in a voxel, against
 //                     the receive noise of one frame), min_frequency_khz (default 80),
 //                     max_rows (default 0: no cap; else the strongest rows), non_negative (default false)
+//   [background]      recording = "PATH": raw capture of an empty-bore scan of the same sequence (relative to
+//                     the plan), averaged and subtracted from every frame (host/background_stage.hpp)
 //   [simulation]      phantom = "../phantoms/two-points.toml", seed, faults: read by the simulated scanner
 //                     (the hardware-in-the-loop plant, mpi::config::load_plan_simulation); the host ignores it.
 // The scanner description is the shared file format of mpi::config (configs/scanners/*.toml).
@@ -51,6 +54,7 @@ struct SequencePlan {
   std::uint32_t periods_per_frame = 25;
   std::uint32_t frames = 40;
   std::uint32_t ramp_periods = 25;
+  double ramp_s = 0.0;  // named sequences: ramp_ms given (then ramp_periods is not used); 0: ramp_periods cycles
 };
 
 enum class ReconstructionMethod { xspace, system_matrix };
@@ -71,6 +75,13 @@ struct ReconstructionPlan {
   bool non_negative = false;          // clamp the image at 0
 };
 
+// [background] recording = "empty-bore/raw.mpilink": the raw capture of an earlier scan of the same sequence
+// with an empty bore (relative to the plan). Its frames' mean is subtracted from every frame of the scan
+// before reconstruction (host/background_stage.hpp). Empty: no background subtraction.
+struct BackgroundPlan {
+  std::filesystem::path recording;     // resolved against the plan's folder
+};
+
 struct ScanPlan {
   std::filesystem::path file;          // the plan file, for messages
   SequencePlan sequence;
@@ -78,6 +89,7 @@ struct ScanPlan {
   double tracer_tau_s = 0.0;           // its Debye time when the file gives one (relaxation = "given"), else 0
   std::filesystem::path tracer_file;   // as resolved against the plan's folder
   ReconstructionPlan reconstruction;
+  BackgroundPlan background;
   [[nodiscard]] bool multi_dimensional() const noexcept { return !sequence.name.empty(); }
 };
 
