@@ -1,6 +1,7 @@
 #include "mpi/recon/frame_spectrum.hpp"
 
 #include "mpi/recon/real_fft.hpp"
+#include "prime_factor_stage.hpp"
 
 #include <fftw3.h>
 
@@ -10,6 +11,7 @@
 #include <limits>
 #include <mutex>
 #include <new>
+#include <numbers>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -94,7 +96,41 @@ double frame_centre_sample(std::uint64_t first_sample, std::size_t samples_per_f
   return static_cast<double>(first_sample) + 0.5 * (static_cast<double>(samples_per_frame) - 1.0);
 }
 
-FrameSpectrum::FrameSpectrum(FrameGeometry geometry, FftPlanning planning, FftPrecision precision)
+std::size_t prime_factor_split(std::size_t n) noexcept {
+  std::size_t largest = 0;
+  std::size_t rest = n;
+  for (std::size_t f = 2; f * f <= rest; ++f) {
+    while (rest % f == 0) {
+      largest = f;
+      rest /= f;
+    }
+  }
+  if (rest > 1) largest = rest;
+  if (largest < 17 || largest > detail::kMaxColumnDftPrime) return 0;
+  const std::size_t m = n / largest;
+  if (m % largest == 0 || m < 8) return 0;
+  return largest;
+}
+
+// The prime-factor split (prime_factor_stage.hpp): the time buffer holds each channel as p rows of m
+// samples, row n1 column n2 being sample perm[n1 m + n2] = (n1 m + n2 p) mod n; the p-point column DFTs
+// write rows 0..h-1 (h = (p + 1) / 2) of complex values to rows (channel c at c h m); FFTW then transforms
+// those rows in place; bin k is element out_index[k] of the channel's rows, conjugated where conj_sign[k]
+// is -1.
+struct FrameSpectrum::PrimeSplit {
+  std::size_t p = 0;
+  std::size_t m = 0;
+  std::size_t h = 0;
+  std::vector<std::uint32_t> perm;
+  std::vector<std::uint32_t> out_index;
+  std::vector<double> conj_sign;
+  std::vector<double> cos_sin;
+  std::vector<float> cos_sin_f;
+  void* rows = nullptr;  // fftw_malloc'd (double) or fftwf_malloc'd (float): channels x h x m complex
+};
+
+FrameSpectrum::FrameSpectrum(FrameGeometry geometry, FftPlanning planning, FftPrecision precision,
+                             FftAlgorithm algorithm)
     : geometry_(std::move(geometry)), drive_bins_(drive_bins(geometry_)), precision_(precision) {
   const std::size_t n = geometry_.samples_per_frame;
   const std::size_t c = geometry_.channels;
@@ -109,7 +145,61 @@ FrameSpectrum::FrameSpectrum(FrameGeometry geometry, FftPlanning planning, FftPr
   const unsigned flags = planning == FftPlanning::patient   ? FFTW_PATIENT
                          : planning == FftPlanning::measure ? FFTW_MEASURE
                                                             : FFTW_ESTIMATE;
-  if (precision_ == FftPrecision::single_precision) {
+  const bool single = precision_ == FftPrecision::single_precision;
+  const std::size_t p = algorithm == FftAlgorithm::automatic ? prime_factor_split(n) : 0;
+  if (p != 0) {
+    split_ = std::make_unique<PrimeSplit>();
+    PrimeSplit& sp = *split_;
+    sp.p = p;
+    sp.m = n / p;
+    sp.h = (p + 1) / 2;
+    sp.perm.resize(n);
+    for (std::size_t n1 = 0; n1 < p; ++n1) {
+      for (std::size_t n2 = 0; n2 < sp.m; ++n2) {
+        sp.perm[n1 * sp.m + n2] = static_cast<std::uint32_t>((n1 * sp.m + n2 * p) % n);
+      }
+    }
+    sp.out_index.resize(bins());
+    sp.conj_sign.resize(bins());
+    for (std::size_t k = 0; k < bins(); ++k) {
+      const std::size_t k1 = k % p;
+      const std::size_t k2 = k % sp.m;
+      const bool conj = k1 >= sp.h;  // X[k] = conj(X[n - k])
+      sp.out_index[k] = static_cast<std::uint32_t>(conj ? (p - k1) * sp.m + (sp.m - k2) % sp.m : k1 * sp.m + k2);
+      sp.conj_sign[k] = conj ? -1.0 : 1.0;
+    }
+    const std::size_t pairs = sp.h - 1;
+    for (std::size_t k = 1; k <= pairs; ++k) {
+      for (std::size_t j = 1; j <= pairs; ++j) {
+        const double angle = 2.0 * std::numbers::pi * static_cast<double>((j * k) % p) / static_cast<double>(p);
+        sp.cos_sin.push_back(std::cos(angle));
+        sp.cos_sin.push_back(std::sin(angle));
+      }
+    }
+    sp.cos_sin_f.assign(sp.cos_sin.begin(), sp.cos_sin.end());
+    const std::size_t rows = c * sp.h * sp.m;
+    if (single) {
+      time_f_ = static_cast<float*>(fftwf_malloc(sizeof(float) * n * c));
+      sp.rows = fftwf_malloc(sizeof(fftwf_complex) * rows);
+    } else {
+      time_ = static_cast<double*>(fftw_malloc(sizeof(double) * n * c));
+      sp.rows = fftw_malloc(sizeof(fftw_complex) * rows);
+    }
+    if ((time_ == nullptr && time_f_ == nullptr) || sp.rows == nullptr) {
+      release();
+      throw std::bad_alloc();
+    }
+    int m = static_cast<int>(sp.m);
+    const int many = static_cast<int>(c * sp.h);
+    const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+    if (single) {
+      auto* z = static_cast<fftwf_complex*>(sp.rows);
+      plan_ = fftwf_plan_many_dft(1, &m, many, z, nullptr, 1, m, z, nullptr, 1, m, FFTW_FORWARD, flags);
+    } else {
+      auto* z = static_cast<fftw_complex*>(sp.rows);
+      plan_ = fftw_plan_many_dft(1, &m, many, z, nullptr, 1, m, z, nullptr, 1, m, FFTW_FORWARD, flags);
+    }
+  } else if (single) {
     time_f_ = static_cast<float*>(fftwf_malloc(sizeof(float) * n * c));
     out_f_ = fftwf_malloc(sizeof(fftwf_complex) * bins() * c);
     if (time_f_ == nullptr || out_f_ == nullptr) {
@@ -135,6 +225,8 @@ FrameSpectrum::FrameSpectrum(FrameGeometry geometry, FftPlanning planning, FftPr
   spectrum_.setZero();  // FFTW_MEASURE scribbles on the arrays while planning
 }
 
+std::size_t FrameSpectrum::split_prime() const noexcept { return split_ ? split_->p : 0; }
+
 FrameSpectrum::~FrameSpectrum() { release(); }
 
 FrameSpectrum::FrameSpectrum(FrameSpectrum&& other) noexcept
@@ -145,7 +237,8 @@ FrameSpectrum::FrameSpectrum(FrameSpectrum&& other) noexcept
       time_f_(std::exchange(other.time_f_, nullptr)),
       out_f_(std::exchange(other.out_f_, nullptr)),
       spectrum_(std::move(other.spectrum_)),  // moves the buffer the plan writes to
-      plan_(std::exchange(other.plan_, nullptr)) {}
+      plan_(std::exchange(other.plan_, nullptr)),
+      split_(std::move(other.split_)) {}
 
 FrameSpectrum& FrameSpectrum::operator=(FrameSpectrum&& other) noexcept {
   if (this != &other) {
@@ -158,6 +251,7 @@ FrameSpectrum& FrameSpectrum::operator=(FrameSpectrum&& other) noexcept {
     out_f_ = std::exchange(other.out_f_, nullptr);
     spectrum_.swap(other.spectrum_);
     plan_ = std::exchange(other.plan_, nullptr);
+    split_ = std::move(other.split_);
   }
   return *this;
 }
@@ -178,6 +272,14 @@ void FrameSpectrum::release() noexcept {
   time_f_ = nullptr;
   fftwf_free(out_f_);
   out_f_ = nullptr;
+  if (split_) {
+    if (precision_ == FftPrecision::single_precision) {
+      fftwf_free(split_->rows);
+    } else {
+      fftw_free(split_->rows);
+    }
+    split_.reset();
+  }
 }
 
 namespace {
@@ -190,24 +292,43 @@ void check_samples(const char* where, std::size_t got, std::size_t n, std::size_
   }
 }
 
-// out[j] = scale * in[j * stride], in the output's precision.
-template <class Out, class In>
-void scaled_copy(const In* in, std::size_t stride, std::size_t n, double scale, Out* out) {
-  const auto s = static_cast<Out>(scale);
-  for (std::size_t j = 0; j < n; ++j) out[j] = s * static_cast<Out>(in[j * stride]);
-}
-
 }  // namespace
 
-template <class FillChannel>
-void FrameSpectrum::fill_and_transform(FillChannel fill_channel) {
+template <class Sample>
+void FrameSpectrum::fill_and_transform(Sample sample) {
   const std::size_t n = geometry_.samples_per_frame;
-  for (std::size_t ch = 0; ch < geometry_.channels; ++ch) {
-    if (precision_ == FftPrecision::single_precision) {
-      fill_channel(ch, time_f_ + ch * n);
+  auto fill = [&](auto* time) {
+    using T = std::remove_pointer_t<decltype(time)>;
+    const std::size_t channels = geometry_.channels;
+    if (split_ && channels == 3) {
+      // Sample by sample in the split's order, the three channels of a sample together (one cache line).
+      const std::uint32_t* perm = split_->perm.data();
+      T* t0 = time;
+      T* t1 = time + n;
+      T* t2 = time + 2 * n;
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t j = perm[i];
+        t0[i] = static_cast<T>(sample(0, j));
+        t1[i] = static_cast<T>(sample(1, j));
+        t2[i] = static_cast<T>(sample(2, j));
+      }
+    } else if (split_) {
+      const std::uint32_t* perm = split_->perm.data();
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t j = perm[i];
+        for (std::size_t ch = 0; ch < channels; ++ch) time[ch * n + i] = static_cast<T>(sample(ch, j));
+      }
     } else {
-      fill_channel(ch, time_ + ch * n);
+      for (std::size_t ch = 0; ch < channels; ++ch) {
+        T* out = time + ch * n;
+        for (std::size_t j = 0; j < n; ++j) out[j] = static_cast<T>(sample(ch, j));
+      }
     }
+  };
+  if (precision_ == FftPrecision::single_precision) {
+    fill(time_f_);
+  } else {
+    fill(time_);
   }
   execute_and_fix_edges();
 }
@@ -220,7 +341,12 @@ FrameSpectrum::Matrix& FrameSpectrum::transform(std::span<const std::int16_t> co
     throw std::invalid_argument("FrameSpectrum::transform(int16): volts_per_code is not finite");
   }
   const double scale = 2.0 * volts_per_code / static_cast<double>(n);  // volts and the 2/N of the amplitudes
-  fill_and_transform([&](std::size_t ch, auto* out) { scaled_copy(codes.data() + ch, c, n, scale, out); });
+  const std::int16_t* in = codes.data();
+  if (c == 3) {  // the board's three receive channels: a constant stride the compiler can use
+    fill_and_transform([=](std::size_t ch, std::size_t j) { return scale * static_cast<double>(in[j * 3 + ch]); });
+  } else {
+    fill_and_transform([=](std::size_t ch, std::size_t j) { return scale * static_cast<double>(in[j * c + ch]); });
+  }
   return spectrum_;
 }
 
@@ -240,8 +366,10 @@ FrameSpectrum::Matrix& FrameSpectrum::transform(std::span<const std::int16_t> co
     }
   }
   const double inv_n = 2.0 / static_cast<double>(n);
+  const std::int16_t* in = codes.data();
+  const double* vpc = volts_per_code.data();
   fill_and_transform(
-      [&](std::size_t ch, auto* out) { scaled_copy(codes.data() + ch, c, n, inv_n * volts_per_code[ch], out); });
+      [=](std::size_t ch, std::size_t j) { return inv_n * vpc[ch] * static_cast<double>(in[j * c + ch]); });
   return spectrum_;
 }
 
@@ -250,7 +378,8 @@ FrameSpectrum::Matrix& FrameSpectrum::transform(std::span<const double> volts) {
   const std::size_t c = geometry_.channels;
   check_samples("transform(double)", volts.size(), n, c);
   const double scale = 2.0 / static_cast<double>(n);
-  fill_and_transform([&](std::size_t ch, auto* out) { scaled_copy(volts.data() + ch, c, n, scale, out); });
+  const double* in = volts.data();
+  fill_and_transform([=](std::size_t ch, std::size_t j) { return scale * in[j * c + ch]; });
   return spectrum_;
 }
 
@@ -263,10 +392,8 @@ FrameSpectrum::Matrix& FrameSpectrum::transform_channels(const Eigen::Ref<const 
                                 " x " + std::to_string(samples.cols()));
   }
   const double scale = 2.0 / static_cast<double>(n);
-  fill_and_transform([&](std::size_t ch, auto* out) {
-    using T = std::remove_pointer_t<decltype(out)>;
-    Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>(out, n) =
-        (scale * samples.col(static_cast<Eigen::Index>(ch))).template cast<T>();
+  fill_and_transform([&](std::size_t ch, std::size_t j) {
+    return scale * samples(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(ch));
   });
   return spectrum_;
 }
@@ -275,7 +402,37 @@ FrameSpectrum::Matrix& FrameSpectrum::transform_channels(const Eigen::Ref<const 
 // bin 0 and, for even N, bin N/2 take 1/N. Single precision widens to the double spectrum here.
 void FrameSpectrum::execute_and_fix_edges() {
   const std::size_t n = geometry_.samples_per_frame;
-  if (precision_ == FftPrecision::single_precision) {
+  const bool single = precision_ == FftPrecision::single_precision;
+  if (split_) {
+    const PrimeSplit& sp = *split_;
+    const std::size_t rows = sp.h * sp.m;
+    auto run = [&](auto* time, auto* z, const auto& cos_sin) {
+      for (std::size_t ch = 0; ch < geometry_.channels; ++ch) {
+        detail::real_dft_columns(time + ch * n, sp.p, sp.m, cos_sin.data(), z + 2 * ch * rows);
+      }
+      if (single) {
+        fftwf_execute(static_cast<fftwf_plan>(plan_));
+      } else {
+        fftw_execute(static_cast<fftw_plan>(plan_));
+      }
+      const std::uint32_t* index = sp.out_index.data();
+      const double* sign = sp.conj_sign.data();
+      const std::size_t nb = bins();
+      for (std::size_t ch = 0; ch < geometry_.channels; ++ch) {
+        const auto* zc = z + 2 * ch * rows;
+        std::complex<double>* out = spectrum_.col(static_cast<Eigen::Index>(ch)).data();
+        for (std::size_t k = 0; k < nb; ++k) {
+          const auto* v = zc + 2 * std::size_t{index[k]};
+          out[k] = {static_cast<double>(v[0]), sign[k] * static_cast<double>(v[1])};
+        }
+      }
+    };
+    if (single) {
+      run(time_f_, static_cast<float*>(sp.rows), sp.cos_sin_f);
+    } else {
+      run(time_, static_cast<double*>(sp.rows), sp.cos_sin);
+    }
+  } else if (single) {
     fftwf_execute(static_cast<fftwf_plan>(plan_));
     const auto rows = static_cast<Eigen::Index>(bins());
     const auto cols = static_cast<Eigen::Index>(geometry_.channels);

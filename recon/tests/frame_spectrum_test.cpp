@@ -267,3 +267,107 @@ TEST(FrameSpectrum, SinglePrecisionMovedAnalyserKeepsWorking) {
 
 }  // namespace
 }  // namespace mpi::recon
+
+namespace mpi::recon {
+namespace {
+
+TEST(FrameSpectrumPrimeFactorSplit, ChoosesALargePrimeThatDividesOnce) {
+  EXPECT_EQ(prime_factor_split(1632), 17u);   // 2D frame, 17 x 96
+  EXPECT_EQ(prime_factor_split(53856), 17u);  // 3D frame, 17 x 3168
+  EXPECT_EQ(prime_factor_split(1020), 17u);   // ten periods of 102
+  EXPECT_EQ(prime_factor_split(19 * 40), 19u);
+  EXPECT_EQ(prime_factor_split(17 * 19 * 8), 19u);  // the largest prime
+  EXPECT_EQ(prime_factor_split(102), 0u);           // m = 6: too short to pay
+  EXPECT_EQ(prime_factor_split(17), 0u);
+  EXPECT_EQ(prime_factor_split(17 * 17 * 8), 0u);  // 17 divides twice: not coprime
+  EXPECT_EQ(prime_factor_split(67 * 16), 0u);      // above the largest supported prime
+  EXPECT_EQ(prime_factor_split(13 * 64), 0u);      // FFTW has fast code for 13
+  EXPECT_EQ(prime_factor_split(4096), 0u);
+  EXPECT_EQ(prime_factor_split(1), 0u);
+}
+
+// Random samples on every channel; the split's spectrum against the plain DFT, bin by bin.
+void expect_split_matches_dft(std::size_t n, std::size_t channels, std::size_t prime, FftPrecision precision,
+                              double tolerance) {
+  const FrameGeometry g = FrameGeometry::periodic(n, 1, channels, 2.5e6);
+  FrameSpectrum fs(g, FftPlanning::estimate, precision);
+  ASSERT_EQ(fs.split_prime(), prime);
+  std::mt19937 rng(static_cast<unsigned>(n + channels));
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::vector<double> interleaved(n * channels);
+  for (double& v : interleaved) v = u(rng);
+  const FrameSpectrum::Matrix& s = fs.transform(interleaved);
+  double worst = 0.0;
+  double largest = 0.0;
+  for (std::size_t c = 0; c < channels; ++c) {
+    std::vector<double> x(n);
+    for (std::size_t j = 0; j < n; ++j) x[j] = interleaved[j * channels + c];
+    for (std::size_t k = 0; k < fs.bins(); ++k) {
+      const std::complex<double> want = amplitude_dft(x, k);
+      worst = std::max(worst, std::abs(s(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(c)) - want));
+      largest = std::max(largest, std::abs(want));
+    }
+  }
+  EXPECT_LT(worst, tolerance * largest) << n << " samples, " << channels << " channels";
+}
+
+TEST(FrameSpectrumPrimeFactorSplit, DoublePrecisionMatchesPlainDft) {
+  expect_split_matches_dft(1632, 3, 17, FftPrecision::double_precision, 1e-12);
+  expect_split_matches_dft(19 * 40, 2, 19, FftPrecision::double_precision, 1e-12);
+  expect_split_matches_dft(17 * 15, 1, 17, FftPrecision::double_precision, 1e-12);  // odd n: no Nyquist bin
+  expect_split_matches_dft(61 * 10, 3, 61, FftPrecision::double_precision, 1e-12);
+  expect_split_matches_dft(23 * 9, 3, 23, FftPrecision::double_precision, 1e-12);  // columns not a multiple of 4
+}
+
+TEST(FrameSpectrumPrimeFactorSplit, SinglePrecisionMatchesPlainDft) {
+  expect_split_matches_dft(1632, 3, 17, FftPrecision::single_precision, 1e-5);
+  expect_split_matches_dft(17 * 15, 1, 17, FftPrecision::single_precision, 1e-5);
+  expect_split_matches_dft(23 * 9, 3, 23, FftPrecision::single_precision, 1e-5);
+}
+
+// Every input path of the split gives the spectrum of the whole-frame FFTW transform.
+TEST(FrameSpectrumPrimeFactorSplit, EveryInputPathAgreesWithTheWholeFrameTransform) {
+  const std::uint32_t dividers[] = {102, 96};
+  const FrameGeometry g = FrameGeometry::lissajous(dividers, 2.5e6, 2.5e6, 1632, 3);
+  FrameSpectrum split(g);
+  FrameSpectrum whole(g, FftPlanning::estimate, FftPrecision::double_precision, FftAlgorithm::fftw);
+  ASSERT_EQ(split.split_prime(), 17u);
+  ASSERT_EQ(whole.split_prime(), 0u);
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> code(-32768, 32767);
+  std::vector<std::int16_t> codes(1632 * 3);
+  for (auto& v : codes) v = static_cast<std::int16_t>(code(rng));
+  const double tol = 1e-12;
+  EXPECT_TRUE(split.transform(codes, 1e-4).isApprox(whole.transform(codes, 1e-4), tol));
+  const std::vector<double> per_channel = {1e-4, -2e-4, 3e-5};
+  EXPECT_TRUE(split.transform(codes, per_channel).isApprox(whole.transform(codes, per_channel), tol));
+  std::vector<double> volts(codes.begin(), codes.end());
+  EXPECT_TRUE(split.transform(volts).isApprox(whole.transform(volts), tol));
+  Eigen::MatrixXd columns(1632, 3);
+  for (Eigen::Index j = 0; j < 1632; ++j) {
+    for (Eigen::Index c = 0; c < 3; ++c) columns(j, c) = volts[static_cast<std::size_t>(j * 3 + c)];
+  }
+  EXPECT_TRUE(split.transform_channels(columns).isApprox(whole.transform_channels(columns), tol));
+  // Moved, the split analyser keeps its tables and buffers.
+  FrameSpectrum moved(std::move(split));
+  EXPECT_EQ(moved.split_prime(), 17u);
+  EXPECT_TRUE(moved.transform(volts).isApprox(whole.transform(volts), tol));
+  FrameSpectrum assigned(FrameGeometry::periodic(96, 1, 3, 2.5e6));
+  assigned = std::move(moved);
+  EXPECT_TRUE(assigned.transform(volts).isApprox(whole.transform(volts), tol));
+}
+
+TEST(FrameSpectrumPrimeFactorSplit, BadInputIsRefusedOnTheSplitPathToo) {
+  const std::uint32_t dividers[] = {102, 96};
+  FrameSpectrum fs(FrameGeometry::lissajous(dividers, 2.5e6, 2.5e6, 1632, 3));
+  ASSERT_EQ(fs.split_prime(), 17u);
+  const std::vector<std::int16_t> short_frame(1632 * 3 - 1);
+  EXPECT_THAT([&] { fs.transform(short_frame, 1.0); },
+              ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr("expected 4896 samples")));
+  const std::vector<std::int16_t> frame(1632 * 3);
+  EXPECT_THAT([&] { fs.transform(frame, std::nan("")); },
+              ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr("volts_per_code is not finite")));
+}
+
+}  // namespace
+}  // namespace mpi::recon

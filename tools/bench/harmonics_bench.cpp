@@ -1,8 +1,11 @@
 // harmonics_bench: harmonic extraction for 3 receive channels at 2.5 MS/s (REFERENCE 2.1):
-// int16 interleaved frame -> spectrum (FrameSpectrum, FFTW plan made once) -> background subtraction
+// int16 interleaved frame -> spectrum (FrameSpectrum, FFTW plan made once; frames whose length has the prime
+// factor 17 -- the 2D frame 1632 = 17 x 96, the 3D frame 53856 = 17 x 3168, 1D windows of 10 and 100 periods
+// of 102 samples -- go through the prime-factor split, see prime_factor_split) -> background subtraction
 // (interpolated between a block before and a block after) -> harmonic table with SNR from the background
-// noise -> feedthrough suppression (drive fundamentals, bins below 80 kHz). Frames: 1D windows of 1, 10 and
-// 100 drive periods (102 samples each), a 2D Lissajous frame (1632) and a 3D Lissajous frame (53856).
+// noise (phases by the vectorised fast_atan2) -> feedthrough suppression (drive fundamentals, bins below
+// 80 kHz). Frames: 1D windows of 1, 10 and 100 drive periods (102 samples each), a 2D Lissajous frame (1632)
+// and a 3D Lissajous frame (53856).
 // Arguments: dims, periods (1D), fp32 (0: double FFT, 1: single-precision FFT). BM_HarmonicExtraction runs on
 // one core; BM_HarmonicExtractionTwoCores processes frames in pairs, one on the calling thread and one on a
 // persistent worker (TwoCoreRunner), timed in wall-clock time. No assertions: each result carries
@@ -10,6 +13,8 @@
 // BM_HarmonicExtractionPeriodAveraged is the 1D route of REFERENCE 3.1 for windows of many periods: the
 // periods are averaged first (the drive harmonics are exactly the average's spectrum) and one period is
 // transformed, background-subtracted (backgrounds averaged alike), tabled and filtered.
+// BM_SpectrumOnly is the transform alone; BM_SpectrumWholeFrameFftw the same with FftAlgorithm::fftw (one
+// FFTW transform of the whole frame, no split), for comparison.
 //
 //   harmonics_bench [--benchmark_filter=...]
 #include "mpi/recon/background.hpp"
@@ -69,15 +74,16 @@ std::vector<std::int16_t> make_frames(const FrameGeometry& g, std::size_t frames
   return out;
 }
 
-// Analysers kept for the whole run: FFTW_MEASURE plans the 3D frame for tens of seconds (FFTW's wisdom makes
-// the second analyser of a size instant). The single-precision 3D frame is planned with FFTW_PATIENT.
-FrameSpectrum& analyser(int dims, std::size_t periods, bool fp32, int instance = 0) {
-  static std::map<std::tuple<int, std::size_t, bool, int>, std::unique_ptr<FrameSpectrum>> cache;
-  auto& slot = cache[{dims, periods, fp32, instance}];
+// Analysers kept for the whole run, planned with FFTW_MEASURE (FFTW's wisdom makes the second analyser of a
+// size instant). Without the split, the whole 3D frame takes tens of seconds to plan.
+FrameSpectrum& analyser(int dims, std::size_t periods, bool fp32, int instance = 0,
+                        FftAlgorithm algorithm = FftAlgorithm::automatic) {
+  static std::map<std::tuple<int, std::size_t, bool, int, FftAlgorithm>, std::unique_ptr<FrameSpectrum>> cache;
+  auto& slot = cache[{dims, periods, fp32, instance, algorithm}];
   if (!slot) {
-    const FftPlanning planning = fp32 && dims == 3 ? FftPlanning::patient : FftPlanning::measure;
-    slot = std::make_unique<FrameSpectrum>(geometry(dims, periods), planning,
-                                           fp32 ? FftPrecision::single_precision : FftPrecision::double_precision);
+    slot = std::make_unique<FrameSpectrum>(geometry(dims, periods), FftPlanning::measure,
+                                           fp32 ? FftPrecision::single_precision : FftPrecision::double_precision,
+                                           algorithm);
   }
   return *slot;
 }
@@ -178,12 +184,12 @@ void frame_args(benchmark::internal::Benchmark* b) {
 }
 
 // The transform alone (int16 conversion, FFT, scaling), for comparison.
-void BM_SpectrumOnly(benchmark::State& state) {
+void spectrum_only(benchmark::State& state, FftAlgorithm algorithm) {
   const int dims = static_cast<int>(state.range(0));
   const auto periods = static_cast<std::size_t>(state.range(1));
   const FrameGeometry g = geometry(dims, periods);
   const std::size_t n = g.samples_per_frame;
-  FrameSpectrum& fs = analyser(dims, periods, state.range(2) != 0);
+  FrameSpectrum& fs = analyser(dims, periods, state.range(2) != 0, 0, algorithm);
   const std::vector<std::int16_t> fg = make_frames(g, kFrames, 2);
   std::size_t f = 0;
   for (auto _ : state) {
@@ -192,7 +198,11 @@ void BM_SpectrumOnly(benchmark::State& state) {
     f = (f + 1) % kFrames;
   }
   state.counters["x_real_time"] = benchmark::Counter(g.frame_duration_s(), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["split_prime"] = static_cast<double>(fs.split_prime());
 }
+
+void BM_SpectrumOnly(benchmark::State& state) { spectrum_only(state, FftAlgorithm::automatic); }
+void BM_SpectrumWholeFrameFftw(benchmark::State& state) { spectrum_only(state, FftAlgorithm::fftw); }
 
 // 1D windows of `periods` periods: period average, then the one-period extraction. One core.
 void BM_HarmonicExtractionPeriodAveraged(benchmark::State& state) {
@@ -238,6 +248,13 @@ BENCHMARK(BM_HarmonicExtraction)->Apply(frame_args)->Unit(benchmark::kMicrosecon
 BENCHMARK(BM_HarmonicExtractionPeriodAveraged)->ArgName("periods")->Arg(10)->Arg(25)->Arg(100)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_HarmonicExtractionTwoCores)->Apply(frame_args)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SpectrumOnly)->Apply(frame_args)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SpectrumWholeFrameFftw)
+    ->ArgNames({"dims", "periods", "fp32"})
+    ->Args({2, 1, 0})
+    ->Args({2, 1, 1})
+    ->Args({3, 1, 0})
+    ->Args({3, 1, 1})
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -57,9 +58,9 @@ double frame_centre_sample(std::uint64_t first_sample, std::size_t samples_per_f
 enum class FftPlanning {
   estimate,  // plan instantly (FFTW_ESTIMATE)
   measure,   // time candidate algorithms once at construction (FFTW_MEASURE): faster to run, slow to build
-             // for lengths with large prime factors (the 3D frame of 53856 = 2^5 3^2 11 17 samples: tens of s)
-  patient,   // a wider search (FFTW_PATIENT): slower still to build, faster to run for awkward lengths (the
-             // single-precision 3D frame runs about 1.6x faster than with measure)
+             // for lengths with large prime factors unless the prime-factor split takes them (the 3D frame
+             // of 53856 = 2^5 3^2 11 17 samples as one FFTW transform: tens of s; split: about a second)
+  patient,   // a wider search (FFTW_PATIENT): slower still to build, sometimes faster to run
 };
 
 // Arithmetic of the transform. The output is complex<double> either way.
@@ -68,16 +69,31 @@ enum class FftPrecision {
   single_precision,  // float samples and float FFT (FFTW's fftwf), widened to double on output. Relative
                      // error about 1e-7 of the channel's largest amplitude: far below the 16-bit ADC's
                      // quantisation (3e-5 of full scale), so it loses nothing for ADC frames; faster for
-                     // the 2D and 1D frame sizes, not for the 3D frame (see recon/README.md).
+                     // the 2D, 3D and 1D frame sizes (see recon/README.md).
 };
+
+// How the transform is split.
+enum class FftAlgorithm {
+  automatic,  // a prime-factor split where it pays (see prime_factor_split), else one FFTW transform
+  fftw,       // always one batched FFTW real-to-complex transform of the whole frame
+};
+
+// The prime p of the prime-factor (Good-Thomas) split that FftAlgorithm::automatic uses for frames of n
+// samples, or 0 for none: the largest prime factor of n when it lies in 17..61 (FFTW has no fast code for
+// primes above 13), divides n once and leaves at least 8 samples for the other factor m = n / p. The frame
+// is then transformed as p x m (no twiddle factors, p and m being coprime): p-point DFTs over all m columns
+// at once in SIMD registers, then FFTW's m-point DFTs. Examples: the 2D frame of 1632 = 17 x 96 and the 3D
+// frame of 53856 = 17 x 3168 samples (p = 17); 1D frames of periods of 102 = 2 x 3 x 17 samples.
+std::size_t prime_factor_split(std::size_t n) noexcept;
 
 class FrameSpectrum {
  public:
   using Matrix = Eigen::MatrixXcd;
 
-  // Validates the geometry (see drive_bins) and plans one batched real-to-complex transform of all channels.
+  // Validates the geometry (see drive_bins) and plans one batched transform of all channels.
   explicit FrameSpectrum(FrameGeometry geometry, FftPlanning planning = FftPlanning::estimate,
-                         FftPrecision precision = FftPrecision::double_precision);
+                         FftPrecision precision = FftPrecision::double_precision,
+                         FftAlgorithm algorithm = FftAlgorithm::automatic);
   ~FrameSpectrum();
   FrameSpectrum(FrameSpectrum&& other) noexcept;
   FrameSpectrum& operator=(FrameSpectrum&& other) noexcept;
@@ -89,6 +105,8 @@ class FrameSpectrum {
   [[nodiscard]] std::size_t channels() const noexcept { return geometry_.channels; }
   [[nodiscard]] const std::vector<std::size_t>& drive_bin_indices() const noexcept { return drive_bins_; }
   [[nodiscard]] FftPrecision precision() const noexcept { return precision_; }
+  // The prime p of the prime-factor split in use, 0 when the whole frame goes to FFTW in one transform.
+  [[nodiscard]] std::size_t split_prime() const noexcept;
   // Frequency of bin k in Hz.
   [[nodiscard]] double bin_frequency_hz(std::size_t k) const { return static_cast<double>(k) * geometry_.bin_spacing_hz(); }
 
@@ -108,10 +126,10 @@ class FrameSpectrum {
   [[nodiscard]] Matrix& spectrum() noexcept { return spectrum_; }
 
  private:
-  // Writes every channel into the input buffer of the precision in use: fill_channel(channel, out) with out
-  // a double* or float* to samples_per_frame samples; then transforms.
-  template <class FillChannel>
-  void fill_and_transform(FillChannel fill_channel);
+  // Writes every channel into the input buffer of the precision in use, sample(channel, j) being sample j
+  // of a channel already scaled (in the prime-factor order where split), then transforms.
+  template <class Sample>
+  void fill_and_transform(Sample sample);
   void execute_and_fix_edges();
   void release() noexcept;
 
@@ -123,6 +141,8 @@ class FrameSpectrum {
   void* out_f_ = nullptr;    // single precision: fftwf_complex bins x channels
   Matrix spectrum_;          // double precision: FFTW writes here directly (bins x channels, column-major)
   void* plan_ = nullptr;
+  struct PrimeSplit;                    // the prime-factor split's tables and buffers (null: none)
+  std::unique_ptr<PrimeSplit> split_;
 };
 
 }  // namespace mpi::recon
