@@ -652,7 +652,9 @@ class Checker:
         self.unknown_members(g, set(names) | {"isSparsityTransformed", "isBackgroundFrame", "framePermutation",
                                               "frequencySelection", "data", "sparsityTransformation",
                                               "subsamplingIndices"})
-        return {"flags": flags, "K": K, "num_bg": num_bg, "N": N}
+        # The calibration's snr is per frequency: the selected ones, else V/2+1 (also for time-domain data).
+        k_freq = K if (fourier or flags["isFrequencySelection"]) else L
+        return {"flags": flags, "K": K, "K_freq": k_freq, "num_bg": num_bg, "N": N}
 
     def _storage(self, d):
         try:
@@ -712,7 +714,7 @@ class Checker:
             self.r.error(p + "order", "order '%s' is not a permutation of 'xyz'" % order)
         self._finite(self.field(p + "positions", FLOAT64, (("O", O), 3), mandatory=False))
         self._finite(self.field(p + "offsetFields", FLOAT64, (("O", O), 3), mandatory=False))
-        K = meas.get("K") if meas else None
+        K = meas.get("K_freq") if meas else None
         self._finite(self.field(p + "snr", FLOAT64, (("J", dims.get("J")), ("C", dims.get("C")), ("K", K)),
                                 mandatory=False))
         self.flag(p + "isMeanderingGrid", mandatory=False)
