@@ -1,10 +1,13 @@
 // mpi: the operator's command. Plans and runs a scan against the firmware daemon, or replays a raw
-// capture offline through the same pipeline, and writes the image (CSV + PNG), the raw capture and a
+// capture or a recorded MDF file offline through the same pipeline, or reconstructs MDF measurement and
+// system-matrix files of any MPI software, and writes the image (CSV + PNG), the raw capture and a
 // short report into an output folder.
 #include "mpi/host/background_stage.hpp"
 #include "mpi/host/drive_plan.hpp"
 #include "mpi/host/image_output.hpp"
 #include "mpi/host/link_client.hpp"
+#include "mpi/host/mdf_recorder.hpp"
+#include "mpi/host/mdf_reconstruction.hpp"
 #include "mpi/host/pipeline_system_matrix.hpp"
 #include "mpi/host/profile_output.hpp"
 #include "mpi/host/scan_controller.hpp"
@@ -159,20 +162,67 @@ int main(int argc, char** argv) {
   scan->add_option("--out", out_dir, "output folder")->capture_default_str();
   scan->add_option("--timeout", timeout_s, "seconds to wait for data before giving up")->check(CLI::Range(0.1, 600.0));
 
-  auto* replay = app.add_subcommand("replay", "reconstruct a raw capture offline through the live pipeline");
+  auto* replay = app.add_subcommand("replay", "reconstruct a raw capture or a recorded MDF file offline through the live pipeline");
   std::string capture_file;
-  replay->add_option("--capture", capture_file, "raw capture (raw.mpilink) written by mpi scan")->required();
-  replay->add_option("--scanner", scanner_file, "scanner description (TOML)")->capture_default_str();
-  replay->add_option("--plan", plan_file, "scan plan (TOML)")->required();
+  std::string replay_mdf_file;
+  auto* capture_opt = replay->add_option("--capture", capture_file, "raw capture (raw.mpilink) written by mpi scan");
+  auto* mdf_opt = replay->add_option("--mdf", replay_mdf_file, "MDF file (scan.mdf) written by mpi scan");
+  capture_opt->excludes(mdf_opt);
+  replay->add_option("--scanner", scanner_file, "scanner description (TOML; --mdf: default the one stored in the file)")->capture_default_str();
+  replay->add_option("--plan", plan_file, "scan plan (TOML; required with --capture, --mdf: default the one stored in the file)");
   replay->add_option("--out", out_dir, "output folder")->capture_default_str();
+
+  auto* rec = app.add_subcommand("reconstruct", "system-matrix reconstruction of an MDF measurement with an MDF system matrix of any MPI tool");
+  std::string rec_measurement, rec_system_matrix, rec_solver = "tikhonov", rec_frames;
+  host::MdfReconstructionOptions rec_options;
+  rec->add_option("--measurement", rec_measurement, "measurement (MDF)")->required();
+  rec->add_option("--system-matrix", rec_system_matrix, "system matrix / calibration (MDF)")->required();
+  rec->add_option("--out", out_dir, "output folder")->capture_default_str();
+  rec->add_option("--solver", rec_solver, "tikhonov | kaczmarz | kaczmarz-nonneg | cgnr")->capture_default_str();
+  rec->add_option("--lambda", rec_options.relative_lambda, "Tikhonov lambda relative to ||S||_F^2 / voxels")->capture_default_str();
+  rec->add_option("--iterations", rec_options.iterations, "Kaczmarz sweeps / CGNR iterations (0: 10 / 50)")->capture_default_str();
+  rec->add_option("--min-snr", rec_options.min_snr, "rows with calibration SNR at least this")->capture_default_str();
+  rec->add_option("--max-rows", rec_options.max_rows, "at most this many rows, highest SNR first (0: no cap)")->capture_default_str();
+  rec->add_option("--frames", rec_frames, "foreground frames a:b (0-based, b excluded; default all)");
+  rec->add_flag("--average", rec_options.average, "average the frames before reconstructing (one solve)");
 
   auto* clear = app.add_subcommand("clear-faults", "clear the board's latched safety faults (SAFE -> CONFIG)");
   clear->add_option("--connect", address, "firmware daemon address HOST:PORT")->capture_default_str();
+
+  auto* recover = app.add_subcommand("recover", "finish an MDF recording left incomplete by a crash or kill from its journal");
+  std::string recover_file;
+  recover->add_option("FILE", recover_file, "the incomplete recording (scan.mdf; its raw.mpilink next to it)")->required();
+  auto* inspect = app.add_subcommand("inspect", "summary and conformance check of an MDF file (exit 1 on errors)");
+  std::string inspect_file;
+  inspect->add_option("FILE", inspect_file, "MDF file")->required();
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+
+  if (recover->parsed()) {
+    try {
+      const host::RecordingSummary r = host::finish_recording(recover_file);
+      std::cout << "recovered " << r.frames << " frames (" << r.background_frames << " background, " << r.faults << " fault events) into "
+                << recover_file << '\n';
+      if (r.journal_cut) std::cout << "the journal ends inside a record (" << r.journal_note << "); every complete frame before it is kept\n";
+      return 0;
+    } catch (const std::exception& e) {
+      std::cerr << "mpi recover: " << e.what() << '\n';
+      return 2;
+    }
+  }
+  if (inspect->parsed()) {
+    try {
+      const host::Inspection r = host::inspect_mdf(inspect_file);
+      std::cout << r.text;
+      return r.errors > 0 ? 1 : 0;
+    } catch (const std::exception& e) {
+      std::cerr << "mpi inspect: " << e.what() << '\n';
+      return 2;
+    }
   }
 
   if (clear->parsed()) {
@@ -190,9 +240,70 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (rec->parsed()) {
+    try {
+      rec_options.solver = host::parse_mdf_solver(rec_solver);
+      if (!rec_frames.empty()) host::parse_frame_range(rec_frames, rec_options);
+      prepare_output(out_dir);
+      const host::MdfReconstruction r = host::reconstruct_mdf(rec_measurement, rec_system_matrix, rec_options);
+      const fs::path out(out_dir);
+      const std::string title = "system matrix (" + fs::path(rec_system_matrix).filename().string() + "), " +
+                                fs::path(rec_measurement).filename().string();
+      host::write_image_csv(r.mean, out / "image.csv");
+      host::write_image_png(r.mean, out / "image.png", title + ", mean of " + std::to_string(r.frames) + " frames");
+      host::write_image_csv(r.last, out / "last_image.csv");
+      host::write_image_png(r.last, out / "last_image.png", title + (rec_options.average ? ", mean frame" : ", last frame"));
+      std::ofstream(out / "report.txt") << r.report;
+      std::cout << r.report << "outputs in " << fs::absolute(out).lexically_normal().string()
+                << ": image.png, image.csv, last_image.png, last_image.csv, report.txt\n";
+      return 0;
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "mpi: " << e.what() << '\n';
+      return 2;
+    } catch (const std::exception& e) {
+      std::cerr << "mpi: " << e.what() << '\n';
+      return 1;
+    }
+  }
+
+  if (replay->parsed() && !replay_mdf_file.empty()) {
+    host::MdfReplay r;
+    try {
+      prepare_output(out_dir);
+      const bool scanner_given = replay->get_option("--scanner")->count() > 0;
+      r = host::replay_mdf(replay_mdf_file, plan_file, scanner_given ? fs::path(scanner_file) : fs::path());
+    } catch (const std::invalid_argument& e) {  // bad files, plans and scanner descriptions
+      std::cerr << "mpi: " << e.what() << '\n';
+      return 2;
+    } catch (const host::PlanError& e) {
+      std::cerr << "mpi: " << e.what() << '\n';
+      return 2;
+    } catch (const std::exception& e) {
+      std::cerr << "mpi: " << e.what() << '\n';
+      return 1;
+    }
+    try {
+      const fs::path out(out_dir);
+      const bool sm = r.plan.reconstruction.method == host::ReconstructionMethod::system_matrix;
+      const std::string method = r.plan.multi_dimensional() ? (sm ? "system matrix (" : "x-space (") + r.plan.sequence.name + ")" : "1D x-space";
+      const std::string written = write_outputs(r.outcome, r.plan, r.scanner, out, method + ", replay of " + fs::path(replay_mdf_file).filename().string());
+      std::ostringstream speed;
+      speed << "replay of " << r.file_frames << " recorded frames (" << r.acquisition_s << " s of acquisition) in " << r.wall_s << " s: "
+            << r.speed() << " x real time\n";
+      std::ofstream(out / "report.txt", std::ios::app) << speed.str();
+      std::cout << speed.str() << "outputs in " << fs::absolute(out).lexically_normal().string() << ": " << written << '\n';
+      return 0;
+    } catch (const std::exception& e) {
+      std::cerr << "mpi: " << e.what() << '\n';
+      return 1;
+    }
+  }
+
   host::ScanPlan plan;
   host::ScannerDescription scanner;
   try {
+    if (replay->parsed() && capture_file.empty()) throw std::invalid_argument("replay: give --capture FILE (with --plan) or --mdf FILE");
+    if (plan_file.empty()) throw std::invalid_argument("--plan is required");
     plan = host::load_scan_plan(plan_file);
     scanner = host::load_scanner_description(scanner_file);
     check_plan_with_scanner(plan, scanner);
@@ -216,7 +327,7 @@ int main(int argc, char** argv) {
       written = write_outputs(outcome, plan, scanner, out, method + ", replay of " + fs::path(capture_file).filename().string());
     }
     std::cout << "outputs in " << fs::absolute(out).lexically_normal().string() << ": " << written
-              << (scan->parsed() ? ", raw.mpilink" : "") << '\n';
+              << (scan->parsed() ? ", raw.mpilink, scan.mdf" : "") << '\n';
     return 0;
   } catch (const std::invalid_argument& e) {
     std::cerr << "mpi: " << e.what() << '\n';

@@ -4,6 +4,7 @@
 #include "mpi/host/drive_plan.hpp"
 #include "mpi/host/heartbeat_sender.hpp"
 #include "mpi/host/link_client.hpp"
+#include "mpi/host/mdf_recorder.hpp"
 #include "mpi/host/raw_capture.hpp"
 #include "mpi/host/reconstruction_runner.hpp"
 #include "mpi/protocol/version.hpp"
@@ -89,6 +90,27 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
   stream.consume(configured);
   runner.start(stream.setup());
 
+  // The MDF recording (mdf_recorder.hpp): scan.mdf next to the raw capture, which is its journal. Written
+  // with all metadata now, finished from the journal at the end (or by `mpi recover` after a crash).
+  std::filesystem::path recording;
+  if (capture) {
+    recording = options.capture_file.parent_path() / "scan.mdf";
+    RecordingStart start;
+    start.plan = &plan;
+    start.scanner = &scanner;
+    start.hello = hello_reply.hello_reply();
+    start.configure = configured.configure_reply();
+    start.setup = stream.setup();
+    begin_recording(recording, options.capture_file, start);
+  }
+  const auto finish_recording_now = [&recording, &capture]() {
+    if (recording.empty()) return;
+    if (capture) capture->finish();
+    const RecordingSummary summary = finish_recording(recording);
+    spdlog::info("recorded {} frames ({} background) in {}", summary.frames, summary.background_frames, recording.string());
+    recording.clear();
+  };
+
   std::vector<std::string> faults;
 
   // Heartbeats go out from a thread of their own every half period (margin against a late one), so a
@@ -106,6 +128,7 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
   link.send(start);
   bool stop_sent = false;
   link::v1::Envelope env;
+  try {
   while (!stream.ended()) {
     if (!link.receive(env)) throw LinkError("firmware closed the link before the end of the stream");
     arrival = std::chrono::steady_clock::now();
@@ -126,6 +149,15 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
       stop_sent = true;
     }
   }
+  } catch (...) {
+    // Whatever ended the scan, the frames received so far go into the file.
+    try {
+      finish_recording_now();
+    } catch (const std::exception& e) {
+      spdlog::error("{} (the journal is kept: mpi recover)", e.what());
+    }
+    throw;
+  }
   if (heartbeats) {
     heartbeats->stop();
     if (const std::string failure = heartbeats->failure(); !failure.empty()) spdlog::warn("{}", failure);
@@ -138,6 +170,11 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
     const link::v1::Envelope status = link.request(status_request);
     for (const auto& fault : status.status().faults()) faults.push_back(fault.message());
     if (faults.empty()) faults.emplace_back("unspecified");
+  }
+  try {
+    finish_recording_now();
+  } catch (const std::exception& e) {
+    spdlog::error("{} (the journal is kept: finish the file with mpi recover)", e.what());
   }
   if (!faults.empty()) {
     throw ScanFault("the scan was ended by a safety fault: " + fmt::format("{}", fmt::join(faults, "; ")) +
