@@ -102,4 +102,28 @@ Eigen::MatrixXd InterpolatedBackground::noise() const {
   return (sum_sq_ / static_cast<double>(frames_ - 2)).cwiseSqrt();
 }
 
+InterpolatedBackground InterpolatedBackground::select(std::span<const std::size_t> bins) const {
+  InterpolatedBackground out;
+  const auto rows = static_cast<Eigen::Index>(bins.size());
+  out.before_.resize(rows, before_.cols());
+  out.after_.resize(rows, after_.cols());
+  out.sum_sq_.resize(rows, sum_sq_.cols());
+  for (std::size_t i = 0; i < bins.size(); ++i) {
+    if (bins[i] >= static_cast<std::size_t>(before_.rows())) {
+      throw std::invalid_argument("InterpolatedBackground::select: bin " + std::to_string(bins[i]) + " (entry " +
+                                  std::to_string(i) + ") outside the background's " +
+                                  std::to_string(before_.rows()) + " bins");
+    }
+    const auto r = static_cast<Eigen::Index>(i);
+    const auto k = static_cast<Eigen::Index>(bins[i]);
+    out.before_.row(r) = before_.row(k);
+    out.after_.row(r) = after_.row(k);
+    out.sum_sq_.row(r) = sum_sq_.row(k);
+  }
+  out.frames_ = frames_;
+  out.before_centre_ = before_centre_;
+  out.after_centre_ = after_centre_;
+  return out;
+}
+
 }  // namespace mpi::recon

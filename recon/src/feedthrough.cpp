@@ -69,6 +69,22 @@ std::vector<std::size_t> FeedthroughFilter::usable_bins(std::size_t channel) con
   return out;
 }
 
+Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> FeedthroughFilter::table_mask(
+    std::span<const std::size_t> bins) const {
+  Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> mask(static_cast<Eigen::Index>(bins.size()),
+                                                          static_cast<Eigen::Index>(channels()));
+  for (std::size_t i = 0; i < bins.size(); ++i) {
+    if (bins[i] >= bins_) {
+      throw std::out_of_range("FeedthroughFilter::table_mask: bin " + std::to_string(bins[i]) + " (entry " +
+                              std::to_string(i) + ") outside " + std::to_string(bins_) + " bins");
+    }
+    for (std::size_t c = 0; c < channels(); ++c) {
+      mask(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(c)) = suppressed_[c][bins[i]] == 0;
+    }
+  }
+  return mask;
+}
+
 void FeedthroughFilter::apply(Eigen::Ref<Eigen::MatrixXcd> spectrum) const {
   if (spectrum.rows() != static_cast<Eigen::Index>(bins_) || spectrum.cols() != static_cast<Eigen::Index>(channels())) {
     throw std::invalid_argument("FeedthroughFilter::apply: spectrum is " + std::to_string(spectrum.rows()) + " x " +

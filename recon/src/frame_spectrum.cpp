@@ -112,20 +112,21 @@ std::size_t prime_factor_split(std::size_t n) noexcept {
   return largest;
 }
 
-// The prime-factor split (prime_factor_stage.hpp): the time buffer holds each channel as p rows of m
-// samples, row n1 column n2 being sample perm[n1 m + n2] = (n1 m + n2 p) mod n; the p-point column DFTs
-// write rows 0..h-1 (h = (p + 1) / 2) of complex values to rows (channel c at c h m); FFTW then transforms
-// those rows in place; bin k is element out_index[k] of the channel's rows, conjugated where conj_sign[k]
-// is -1.
+// The prime-factor split (prime_factor_stage.hpp): the time buffer holds each channel in its natural order,
+// read as p rows of m samples; the p-point column DFTs (with the twiddle factors) write rows 0..h-1
+// (h = (p + 1) / 2) of complex values to rows (channel c at c h m); FFTW then transforms those rows in
+// place; row k1 column k2 is bin k1 + p k2, so bin k is element out_index[k] of the channel's rows,
+// conjugated where conj_sign[k] is -1.
 struct FrameSpectrum::PrimeSplit {
   std::size_t p = 0;
   std::size_t m = 0;
   std::size_t h = 0;
-  std::vector<std::uint32_t> perm;
   std::vector<std::uint32_t> out_index;
   std::vector<double> conj_sign;
   std::vector<double> cos_sin;
   std::vector<float> cos_sin_f;
+  std::vector<double> twiddle;  // see detail::real_dft_columns
+  std::vector<float> twiddle_f;
   void* rows = nullptr;  // fftw_malloc'd (double) or fftwf_malloc'd (float): channels x h x m complex
 };
 
@@ -153,19 +154,12 @@ FrameSpectrum::FrameSpectrum(FrameGeometry geometry, FftPlanning planning, FftPr
     sp.p = p;
     sp.m = n / p;
     sp.h = (p + 1) / 2;
-    sp.perm.resize(n);
-    for (std::size_t n1 = 0; n1 < p; ++n1) {
-      for (std::size_t n2 = 0; n2 < sp.m; ++n2) {
-        sp.perm[n1 * sp.m + n2] = static_cast<std::uint32_t>((n1 * sp.m + n2 * p) % n);
-      }
-    }
     sp.out_index.resize(bins());
     sp.conj_sign.resize(bins());
     for (std::size_t k = 0; k < bins(); ++k) {
-      const std::size_t k1 = k % p;
-      const std::size_t k2 = k % sp.m;
-      const bool conj = k1 >= sp.h;  // X[k] = conj(X[n - k])
-      sp.out_index[k] = static_cast<std::uint32_t>(conj ? (p - k1) * sp.m + (sp.m - k2) % sp.m : k1 * sp.m + k2);
+      const bool conj = k % p >= sp.h;  // X[k] = conj(X[n - k])
+      const std::size_t kk = conj ? n - k : k;
+      sp.out_index[k] = static_cast<std::uint32_t>((kk % p) * sp.m + kk / p);
       sp.conj_sign[k] = conj ? -1.0 : 1.0;
     }
     const std::size_t pairs = sp.h - 1;
@@ -177,6 +171,15 @@ FrameSpectrum::FrameSpectrum(FrameGeometry geometry, FftPlanning planning, FftPr
       }
     }
     sp.cos_sin_f.assign(sp.cos_sin.begin(), sp.cos_sin.end());
+    sp.twiddle.resize(2 * pairs * sp.m);
+    for (std::size_t k = 1; k <= pairs; ++k) {
+      for (std::size_t col = 0; col < sp.m; ++col) {
+        const double angle = 2.0 * std::numbers::pi * static_cast<double>((col * k) % n) / static_cast<double>(n);
+        sp.twiddle[2 * (k - 1) * sp.m + col] = std::cos(angle);
+        sp.twiddle[(2 * k - 1) * sp.m + col] = -std::sin(angle);
+      }
+    }
+    sp.twiddle_f.assign(sp.twiddle.begin(), sp.twiddle.end());
     const std::size_t rows = c * sp.h * sp.m;
     if (single) {
       time_f_ = static_cast<float*>(fftwf_malloc(sizeof(float) * n * c));
@@ -238,7 +241,8 @@ FrameSpectrum::FrameSpectrum(FrameSpectrum&& other) noexcept
       out_f_(std::exchange(other.out_f_, nullptr)),
       spectrum_(std::move(other.spectrum_)),  // moves the buffer the plan writes to
       plan_(std::exchange(other.plan_, nullptr)),
-      split_(std::move(other.split_)) {}
+      split_(std::move(other.split_)),
+      unread_(std::exchange(other.unread_, false)) {}
 
 FrameSpectrum& FrameSpectrum::operator=(FrameSpectrum&& other) noexcept {
   if (this != &other) {
@@ -252,6 +256,7 @@ FrameSpectrum& FrameSpectrum::operator=(FrameSpectrum&& other) noexcept {
     spectrum_.swap(other.spectrum_);
     plan_ = std::exchange(other.plan_, nullptr);
     split_ = std::move(other.split_);
+    unread_ = std::exchange(other.unread_, false);
   }
   return *this;
 }
@@ -295,28 +300,16 @@ void check_samples(const char* where, std::size_t got, std::size_t n, std::size_
 }  // namespace
 
 template <class Sample>
-void FrameSpectrum::fill_and_transform(Sample sample) {
+void FrameSpectrum::fill_and_transform(Sample sample, bool read_out) {
   const std::size_t n = geometry_.samples_per_frame;
   auto fill = [&](auto* time) {
     using T = std::remove_pointer_t<decltype(time)>;
     const std::size_t channels = geometry_.channels;
-    if (split_ && channels == 3) {
-      // Sample by sample in the split's order, the three channels of a sample together (one cache line).
-      const std::uint32_t* perm = split_->perm.data();
-      T* t0 = time;
-      T* t1 = time + n;
-      T* t2 = time + 2 * n;
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t j = perm[i];
-        t0[i] = static_cast<T>(sample(0, j));
-        t1[i] = static_cast<T>(sample(1, j));
-        t2[i] = static_cast<T>(sample(2, j));
-      }
-    } else if (split_) {
-      const std::uint32_t* perm = split_->perm.data();
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t j = perm[i];
-        for (std::size_t ch = 0; ch < channels; ++ch) time[ch * n + i] = static_cast<T>(sample(ch, j));
+    if (channels == 3) {  // the board's three receive channels: a sample's channels together
+      for (std::size_t j = 0; j < n; ++j) {
+        time[j] = static_cast<T>(sample(0, j));
+        time[n + j] = static_cast<T>(sample(1, j));
+        time[2 * n + j] = static_cast<T>(sample(2, j));
       }
     } else {
       for (std::size_t ch = 0; ch < channels; ++ch) {
@@ -330,24 +323,109 @@ void FrameSpectrum::fill_and_transform(Sample sample) {
   } else {
     fill(time_);
   }
-  execute_and_fix_edges();
+  execute(read_out);
 }
 
-FrameSpectrum::Matrix& FrameSpectrum::transform(std::span<const std::int16_t> codes, double volts_per_code) {
+void FrameSpectrum::transform_int16(std::span<const std::int16_t> codes, double volts_per_code, bool read_out) {
   const std::size_t n = geometry_.samples_per_frame;
   const std::size_t c = geometry_.channels;
-  check_samples("transform(int16)", codes.size(), n, c);
+  check_samples(read_out ? "transform(int16)" : "transform_unread(int16)", codes.size(), n, c);
   if (!std::isfinite(volts_per_code)) {
-    throw std::invalid_argument("FrameSpectrum::transform(int16): volts_per_code is not finite");
+    throw std::invalid_argument(std::string("FrameSpectrum::") + (read_out ? "transform" : "transform_unread") +
+                                "(int16): volts_per_code is not finite");
   }
   const double scale = 2.0 * volts_per_code / static_cast<double>(n);  // volts and the 2/N of the amplitudes
   const std::int16_t* in = codes.data();
-  if (c == 3) {  // the board's three receive channels: a constant stride the compiler can use
-    fill_and_transform([=](std::size_t ch, std::size_t j) { return scale * static_cast<double>(in[j * 3 + ch]); });
+  if (c == 3 && precision_ == FftPrecision::single_precision) {
+    // The board's format straight into the float channel rows (vectorised).
+    detail::deinterleave_int16x3(in, n, static_cast<float>(scale), time_f_);
+    execute(read_out);
+  } else if (c == 3) {  // the board's three receive channels: a constant stride the compiler can use
+    fill_and_transform([=](std::size_t ch, std::size_t j) { return scale * static_cast<double>(in[j * 3 + ch]); },
+                       read_out);
   } else {
-    fill_and_transform([=](std::size_t ch, std::size_t j) { return scale * static_cast<double>(in[j * c + ch]); });
+    fill_and_transform([=](std::size_t ch, std::size_t j) { return scale * static_cast<double>(in[j * c + ch]); },
+                       read_out);
   }
+}
+
+FrameSpectrum::Matrix& FrameSpectrum::transform(std::span<const std::int16_t> codes, double volts_per_code) {
+  transform_int16(codes, volts_per_code, true);
   return spectrum_;
+}
+
+void FrameSpectrum::transform_unread(std::span<const std::int16_t> codes, double volts_per_code) {
+  transform_int16(codes, volts_per_code, false);
+}
+
+FrameSpectrum::BinSelection FrameSpectrum::select_bins(std::span<const std::size_t> bins) const {
+  const std::size_t n = geometry_.samples_per_frame;
+  BinSelection s;
+  s.samples_ = n;
+  s.channels_ = geometry_.channels;
+  s.split_prime_ = split_prime();
+  s.precision_ = precision_;
+  s.bins_.assign(bins.begin(), bins.end());
+  s.offset_.reserve(bins.size());
+  s.re_scale_.reserve(bins.size());
+  s.im_scale_.reserve(bins.size());
+  for (std::size_t i = 0; i < bins.size(); ++i) {
+    const std::size_t k = bins[i];
+    if (k > n / 2) {
+      throw std::invalid_argument("FrameSpectrum::select_bins: bin " + std::to_string(k) + " (entry " +
+                                  std::to_string(i) + ") lies above the Nyquist bin " + std::to_string(n / 2));
+    }
+    const double edge = (k == 0 || 2 * k == n) ? 0.5 : 1.0;
+    s.offset_.push_back(split_ ? split_->out_index[k] : static_cast<std::uint32_t>(k));
+    s.re_scale_.push_back(edge);
+    s.im_scale_.push_back(split_ ? edge * split_->conj_sign[k] : edge);
+  }
+  return s;
+}
+
+void FrameSpectrum::read_bins(const BinSelection& s, Eigen::MatrixXcd& out) const {
+  if (!unread_) {
+    throw std::logic_error("FrameSpectrum::read_bins: the last transform was not transform_unread()");
+  }
+  if (s.samples_ != geometry_.samples_per_frame || s.channels_ != geometry_.channels ||
+      s.split_prime_ != split_prime() || s.precision_ != precision_) {
+    throw std::invalid_argument("FrameSpectrum::read_bins: the selection was made for frames of " +
+                                std::to_string(s.samples_) + " samples x " + std::to_string(s.channels_) +
+                                " channels (split prime " + std::to_string(s.split_prime_) + "), this transform is " +
+                                std::to_string(geometry_.samples_per_frame) + " x " +
+                                std::to_string(geometry_.channels) + " (split prime " +
+                                std::to_string(split_prime()) + ") or of another precision");
+  }
+  const auto rows = static_cast<Eigen::Index>(s.size());
+  const auto cols = static_cast<Eigen::Index>(geometry_.channels);
+  if (out.rows() != rows || out.cols() != cols) out.resize(rows, cols);
+  // Complex elements per channel in the result buffer.
+  const std::size_t stride = split_ ? split_->h * split_->m : bins();
+  auto read = [&](const auto* base) {
+    const std::uint32_t* offset = s.offset_.data();
+    const double* re = s.re_scale_.data();
+    const double* im = s.im_scale_.data();
+    for (std::size_t ch = 0; ch < geometry_.channels; ++ch) {
+      const auto* z = base + 2 * ch * stride;
+      std::complex<double>* o = out.col(static_cast<Eigen::Index>(ch)).data();
+      for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto* v = z + 2 * std::size_t{offset[i]};
+        o[i] = {re[i] * static_cast<double>(v[0]), im[i] * static_cast<double>(v[1])};
+      }
+    }
+  };
+  const bool single = precision_ == FftPrecision::single_precision;
+  if (split_) {
+    if (single) {
+      read(static_cast<const float*>(split_->rows));
+    } else {
+      read(static_cast<const double*>(split_->rows));
+    }
+  } else if (single) {
+    read(static_cast<const float*>(out_f_));
+  } else {
+    read(reinterpret_cast<const double*>(spectrum_.data()));
+  }
 }
 
 FrameSpectrum::Matrix& FrameSpectrum::transform(std::span<const std::int16_t> codes,
@@ -400,21 +478,23 @@ FrameSpectrum::Matrix& FrameSpectrum::transform_channels(const Eigen::Ref<const 
 
 // The input was scaled by 2/N before the transform (one pass over the samples instead of one over the bins);
 // bin 0 and, for even N, bin N/2 take 1/N. Single precision widens to the double spectrum here.
-void FrameSpectrum::execute_and_fix_edges() {
+void FrameSpectrum::execute(bool read_out) {
+  unread_ = !read_out;
   const std::size_t n = geometry_.samples_per_frame;
   const bool single = precision_ == FftPrecision::single_precision;
   if (split_) {
     const PrimeSplit& sp = *split_;
     const std::size_t rows = sp.h * sp.m;
-    auto run = [&](auto* time, auto* z, const auto& cos_sin) {
+    auto run = [&](auto* time, auto* z, const auto& cos_sin, const auto& twiddle) {
       for (std::size_t ch = 0; ch < geometry_.channels; ++ch) {
-        detail::real_dft_columns(time + ch * n, sp.p, sp.m, cos_sin.data(), z + 2 * ch * rows);
+        detail::real_dft_columns(time + ch * n, sp.p, sp.m, cos_sin.data(), twiddle.data(), z + 2 * ch * rows);
       }
       if (single) {
         fftwf_execute(static_cast<fftwf_plan>(plan_));
       } else {
         fftw_execute(static_cast<fftw_plan>(plan_));
       }
+      if (!read_out) return;
       const std::uint32_t* index = sp.out_index.data();
       const double* sign = sp.conj_sign.data();
       const std::size_t nb = bins();
@@ -428,18 +508,21 @@ void FrameSpectrum::execute_and_fix_edges() {
       }
     };
     if (single) {
-      run(time_f_, static_cast<float*>(sp.rows), sp.cos_sin_f);
+      run(time_f_, static_cast<float*>(sp.rows), sp.cos_sin_f, sp.twiddle_f);
     } else {
-      run(time_, static_cast<double*>(sp.rows), sp.cos_sin);
+      run(time_, static_cast<double*>(sp.rows), sp.cos_sin, sp.twiddle);
     }
+    if (!read_out) return;
   } else if (single) {
     fftwf_execute(static_cast<fftwf_plan>(plan_));
+    if (!read_out) return;
     const auto rows = static_cast<Eigen::Index>(bins());
     const auto cols = static_cast<Eigen::Index>(geometry_.channels);
     spectrum_ = Eigen::Map<const Eigen::MatrixXcf>(static_cast<const std::complex<float>*>(out_f_), rows, cols)
                     .cast<std::complex<double>>();
   } else {
     fftw_execute(static_cast<fftw_plan>(plan_));
+    if (!read_out) return;
   }
   spectrum_.row(0) *= 0.5;
   if (n % 2 == 0) spectrum_.row(static_cast<Eigen::Index>(n / 2)) *= 0.5;

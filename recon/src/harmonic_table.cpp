@@ -1,5 +1,7 @@
 #include "mpi/recon/harmonic_table.hpp"
 
+#include "harmonic_polar.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <complex>
@@ -26,23 +28,17 @@ double fast_atan2(double y, double x) noexcept {
   const double ay = std::abs(y);
   const double hi = std::max(ax, ay);
   const double lo = std::min(ax, ay);
-  const double a = lo / (hi > 0.0 ? hi : 1.0);  // in [0, 1]; 0 for x = y = 0
-  const bool upper = a > kTanPi8;
-  const double t = upper ? (a - 1.0) / (a + 1.0) : a;  // |t| <= tan(pi/8)
+  // a = lo / hi in [0, 1]; above tan(pi/8), t = (a - 1) / (a + 1) = (lo - hi) / (lo + hi): one division.
+  const bool upper = lo > kTanPi8 * hi;
+  const double t = upper ? (lo - hi) / (lo + hi) : lo / (hi > 0.0 ? hi : 1.0);  // |t| <= tan(pi/8)
   const double t2 = t * t;
-  // atan(t) = t sum_n (-1)^n t^(2n) / (2n + 1), n = 0..11, by Horner in t^2.
-  double p = -1.0 / 23.0;
-  p = p * t2 + 1.0 / 21.0;
-  p = p * t2 - 1.0 / 19.0;
-  p = p * t2 + 1.0 / 17.0;
-  p = p * t2 - 1.0 / 15.0;
-  p = p * t2 + 1.0 / 13.0;
-  p = p * t2 - 1.0 / 11.0;
-  p = p * t2 + 1.0 / 9.0;
-  p = p * t2 - 1.0 / 7.0;
-  p = p * t2 + 1.0 / 5.0;
-  p = p * t2 - 1.0 / 3.0;
-  p = p * t2 + 1.0;
+  const double t4 = t2 * t2;
+  const double t8 = t4 * t4;
+  // atan(t) = t sum_n (-1)^n t^(2n) / (2n + 1), n = 0..11, by Estrin's scheme in t^2 (short dependency chains).
+  const double r0 = (1.0 - 1.0 / 3.0 * t2) + (1.0 / 5.0 - 1.0 / 7.0 * t2) * t4;
+  const double r1 = (1.0 / 9.0 - 1.0 / 11.0 * t2) + (1.0 / 13.0 - 1.0 / 15.0 * t2) * t4;
+  const double r2 = (1.0 / 17.0 - 1.0 / 19.0 * t2) + (1.0 / 21.0 - 1.0 / 23.0 * t2) * t4;
+  const double p = r0 + t8 * (r1 + t8 * r2);
   double r = t * p + (upper ? 0.25 * kPi : 0.0);  // atan(lo / hi) in [0, pi/4]
   r = ay > ax ? 0.5 * kPi - r : r;
   r = std::signbit(x) ? kPi - r : r;
@@ -66,22 +62,15 @@ inline __attribute__((always_inline)) V4 atan2_v4(V4 y, V4 x) noexcept {
   const V4 hi = steep ? ay : ax;
   const V4 lo = steep ? ax : ay;
   const V4 one = V4{} + 1.0;
-  const V4 a = lo / (hi > 0.0 ? hi : one);
-  const I4 upper = a > kTanPi8;
-  const V4 t = upper ? (a - 1.0) / (a + 1.0) : a;
+  const I4 upper = lo > kTanPi8 * hi;
+  const V4 t = (upper ? lo - hi : lo) / (upper ? lo + hi : (hi > 0.0 ? hi : one));
   const V4 t2 = t * t;
-  V4 p = V4{} - 1.0 / 23.0;
-  p = p * t2 + 1.0 / 21.0;
-  p = p * t2 - 1.0 / 19.0;
-  p = p * t2 + 1.0 / 17.0;
-  p = p * t2 - 1.0 / 15.0;
-  p = p * t2 + 1.0 / 13.0;
-  p = p * t2 - 1.0 / 11.0;
-  p = p * t2 + 1.0 / 9.0;
-  p = p * t2 - 1.0 / 7.0;
-  p = p * t2 + 1.0 / 5.0;
-  p = p * t2 - 1.0 / 3.0;
-  p = p * t2 + 1.0;
+  const V4 t4 = t2 * t2;
+  const V4 t8 = t4 * t4;
+  const V4 r0 = (1.0 - 1.0 / 3.0 * t2) + (1.0 / 5.0 - 1.0 / 7.0 * t2) * t4;
+  const V4 r1 = (1.0 / 9.0 - 1.0 / 11.0 * t2) + (1.0 / 13.0 - 1.0 / 15.0 * t2) * t4;
+  const V4 r2 = (1.0 / 17.0 - 1.0 / 19.0 * t2) + (1.0 / 21.0 - 1.0 / 23.0 * t2) * t4;
+  const V4 p = r0 + t8 * (r1 + t8 * r2);
   V4 r = t * p + (upper ? V4{} + 0.25 * kPi : V4{});
   r = steep ? 0.5 * kPi - r : r;
   r = (reinterpret_cast<I4>(x) < 0) ? kPi - r : r;  // sign bit of x (also -0 and -NaN)
@@ -95,9 +84,14 @@ inline __attribute__((always_inline)) V4 atan2_v4(V4 y, V4 x) noexcept {
 #define MPI_RECON_CLONES
 #endif
 
-// On entry amplitude[i], phase[i] hold the real and imaginary parts of value i; on exit its magnitude and
-// fast_atan2 phase.
-MPI_RECON_CLONES void polar_in_place(double* amplitude, double* phase, std::size_t n) noexcept {
+}  // namespace
+
+namespace detail {
+
+// The magnitudes' square roots are of sums of squares (never negative), so errno is never set: without
+// math-errno the compiler may use the vector square root.
+MPI_RECON_CLONES __attribute__((optimize("no-math-errno"))) void polar_in_place(double* amplitude, double* phase,
+                                                                               std::size_t n) noexcept {
   std::size_t i = 0;
   for (; i + 4 <= n; i += 4) {
     V4 re;
@@ -106,7 +100,8 @@ MPI_RECON_CLONES void polar_in_place(double* amplitude, double* phase, std::size
     std::memcpy(&im, phase + i, sizeof(V4));
     const V4 norm = re * re + im * im;
     const V4 ph = atan2_v4(im, re);
-    for (std::size_t l = 0; l < 4; ++l) amplitude[i + l] = std::sqrt(norm[l]);
+    const V4 amp = {std::sqrt(norm[0]), std::sqrt(norm[1]), std::sqrt(norm[2]), std::sqrt(norm[3])};
+    std::memcpy(amplitude + i, &amp, sizeof(V4));
     std::memcpy(phase + i, &ph, sizeof(V4));
   }
   for (; i < n; ++i) {
@@ -117,7 +112,13 @@ MPI_RECON_CLONES void polar_in_place(double* amplitude, double* phase, std::size
   }
 }
 
-}  // namespace
+MPI_RECON_CLONES __attribute__((optimize("no-math-errno"))) void magnitude_in_place(double* amplitude,
+                                                                                   const double* imag,
+                                                                                   std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) amplitude[i] = std::sqrt(amplitude[i] * amplitude[i] + imag[i] * imag[i]);
+}
+
+}  // namespace detail
 
 std::vector<HarmonicBin> drive_harmonics(const FrameGeometry& geometry, int max_order) {
   const std::vector<std::size_t> drives = drive_bins(geometry);
@@ -205,6 +206,15 @@ HarmonicExtractor::HarmonicExtractor(const FrameGeometry& geometry, std::vector<
   }
 }
 
+std::span<const std::size_t> HarmonicExtractor::neighbours(std::size_t row) const {
+  if (row >= bins_.size()) {
+    throw std::out_of_range("HarmonicExtractor::neighbours: row " + std::to_string(row) + " of " +
+                            std::to_string(bins_.size()));
+  }
+  return std::span<const std::size_t>(neighbours_).subspan(neighbour_offsets_[row],
+                                                           neighbour_offsets_[row + 1] - neighbour_offsets_[row]);
+}
+
 HarmonicTable HarmonicExtractor::make_table() const {
   HarmonicTable t;
   t.bins = bins_;
@@ -246,7 +256,7 @@ void HarmonicExtractor::fill_amplitudes(const Eigen::MatrixXcd& spectrum, Harmon
       amplitude[r] = v.real();
       phase[r] = v.imag();
     }
-    polar_in_place(amplitude, phase, rows);
+    detail::polar_in_place(amplitude, phase, rows);
   }
 }
 

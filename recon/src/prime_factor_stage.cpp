@@ -1,6 +1,12 @@
 #include "prime_factor_stage.hpp"
 
+#include <cstdint>
 #include <cstring>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 
 // The helpers below pass 32-byte vectors by value; they are internal and always inlined, so the note that
 // this would change the ABI where AVX is off does not apply.
@@ -53,7 +59,7 @@ inline __attribute__((always_inline)) void store_complex(T* out, V r, V s) noexc
 // for any prime up to kMaxColumnDftPrime given as p.
 template <std::size_t P, class T>
 inline __attribute__((always_inline)) void columns(const T* in, std::size_t p_arg, std::size_t lanes, const T* cs,
-                                                   T* out) noexcept {
+                                                   const T* tw, T* out) noexcept {
   const std::size_t p = P != 0 ? P : p_arg;
   using V = typename Vec<T>::type;
   constexpr std::size_t w = sizeof(V) / sizeof(T);
@@ -81,7 +87,9 @@ inline __attribute__((always_inline)) void columns(const T* in, std::size_t p_ar
         r += row[2 * j] * a[j];
         s -= row[2 * j + 1] * b[j];
       }
-      store_complex(out + 2 * (k * lanes + l), r, s);
+      const V wr = load<V>(tw + 2 * (k - 1) * lanes + l);
+      const V wi = load<V>(tw + (2 * k - 1) * lanes + l);
+      store_complex(out + 2 * (k * lanes + l), r * wr - s * wi, r * wi + s * wr);
     }
   }
   for (; l < lanes; ++l) {  // the columns left over, one at a time
@@ -104,8 +112,10 @@ inline __attribute__((always_inline)) void columns(const T* in, std::size_t p_ar
         r += row[2 * j] * a[j];
         s -= row[2 * j + 1] * b[j];
       }
-      out[2 * (k * lanes + l)] = r;
-      out[2 * (k * lanes + l) + 1] = s;
+      const T wr = tw[2 * (k - 1) * lanes + l];
+      const T wi = tw[(2 * k - 1) * lanes + l];
+      out[2 * (k * lanes + l)] = r * wr - s * wi;
+      out[2 * (k * lanes + l) + 1] = r * wi + s * wr;
     }
   }
 }
@@ -120,21 +130,81 @@ inline __attribute__((always_inline)) void columns(const T* in, std::size_t p_ar
 #endif
 
 MPI_RECON_CLONES void real_dft_columns(const double* in, std::size_t p, std::size_t lanes, const double* cos_sin,
-                                       double* out) noexcept {
+                                       const double* twiddle, double* out) noexcept {
   if (p == 17) {
-    columns<17>(in, p, lanes, cos_sin, out);
+    columns<17>(in, p, lanes, cos_sin, twiddle, out);
   } else {
-    columns<0>(in, p, lanes, cos_sin, out);
+    columns<0>(in, p, lanes, cos_sin, twiddle, out);
   }
 }
 
 MPI_RECON_CLONES void real_dft_columns(const float* in, std::size_t p, std::size_t lanes, const float* cos_sin,
-                                       float* out) noexcept {
+                                       const float* twiddle, float* out) noexcept {
   if (p == 17) {
-    columns<17>(in, p, lanes, cos_sin, out);
+    columns<17>(in, p, lanes, cos_sin, twiddle, out);
   } else {
-    columns<0>(in, p, lanes, cos_sin, out);
+    columns<0>(in, p, lanes, cos_sin, twiddle, out);
   }
+}
+
+namespace {
+
+void deinterleave_int16x3_plain(const std::int16_t* codes, std::size_t begin, std::size_t n, float scale,
+                                float* out) noexcept {
+  for (std::size_t j = begin; j < n; ++j) {
+    out[j] = scale * static_cast<float>(codes[3 * j]);
+    out[n + j] = scale * static_cast<float>(codes[3 * j + 1]);
+    out[2 * n + j] = scale * static_cast<float>(codes[3 * j + 2]);
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// Byte shuffles taking channel c's codes out of the three 16-byte loads x = 0, 1, 2 of 8 interleaved
+// samples (row 3c + x; -128 clears a byte); or-ing the three gives channel c's 8 codes in order.
+alignas(16) constexpr std::int8_t kDeinterleave3[9][16] = {
+    {0, 1, 6, 7, 12, 13, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128},
+    {-128, -128, -128, -128, -128, -128, 2, 3, 8, 9, 14, 15, -128, -128, -128, -128},
+    {-128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, 4, 5, 10, 11},
+    {2, 3, 8, 9, 14, 15, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128},
+    {-128, -128, -128, -128, -128, -128, 4, 5, 10, 11, -128, -128, -128, -128, -128, -128},
+    {-128, -128, -128, -128, -128, -128, -128, -128, -128, -128, 0, 1, 6, 7, 12, 13},
+    {4, 5, 10, 11, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128},
+    {-128, -128, -128, -128, 0, 1, 6, 7, 12, 13, -128, -128, -128, -128, -128, -128},
+    {-128, -128, -128, -128, -128, -128, -128, -128, -128, -128, 2, 3, 8, 9, 14, 15}};
+
+__attribute__((target("avx2"))) void deinterleave_int16x3_avx2(const std::int16_t* codes, std::size_t n,
+                                                               float scale, float* out) noexcept {
+  const __m256 s = _mm256_set1_ps(scale);
+  __m128i mask[9];
+  for (int i = 0; i < 9; ++i) mask[i] = _mm_load_si128(reinterpret_cast<const __m128i*>(kDeinterleave3[i]));
+  std::size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const std::int16_t* in = codes + 3 * j;
+    const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
+    const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 8));
+    const __m128i x2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 16));
+    for (int c = 0; c < 3; ++c) {
+      const __m128i v = _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(x0, mask[3 * c]), _mm_shuffle_epi8(x1, mask[3 * c + 1])),
+                                     _mm_shuffle_epi8(x2, mask[3 * c + 2]));
+      const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(v));
+      _mm256_storeu_ps(out + static_cast<std::size_t>(c) * n + j, _mm256_mul_ps(s, f));
+    }
+  }
+  deinterleave_int16x3_plain(codes, j, n, scale, out);
+}
+#endif
+
+}  // namespace
+
+void deinterleave_int16x3(const std::int16_t* codes, std::size_t n, float scale, float* out) noexcept {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2) {
+    deinterleave_int16x3_avx2(codes, n, scale, out);
+    return;
+  }
+#endif
+  deinterleave_int16x3_plain(codes, 0, n, scale, out);
 }
 
 }  // namespace mpi::recon::detail

@@ -13,6 +13,9 @@
 // BM_HarmonicExtractionPeriodAveraged is the 1D route of REFERENCE 3.1 for windows of many periods: the
 // periods are averaged first (the drive harmonics are exactly the average's spectrum) and one period is
 // transformed, background-subtracted (backgrounds averaged alike), tabled and filtered.
+// BM_FusedExtraction / BM_FusedExtractionTwoCores (2D and 3D) do the same through FusedHarmonicExtractor:
+// only the table's bins are read from the transform's buffers, background-subtracted and tabled, and the
+// feedthrough is a mask on the table; BM_FusedExtractionNoPhases leaves out the table's phases.
 // BM_SpectrumOnly is the transform alone; BM_SpectrumWholeFrameFftw the same with FftAlgorithm::fftw (one
 // FFTW transform of the whole frame, no split), for comparison.
 //
@@ -20,6 +23,7 @@
 #include "mpi/recon/background.hpp"
 #include "mpi/recon/feedthrough.hpp"
 #include "mpi/recon/frame_spectrum.hpp"
+#include "mpi/recon/fused_harmonics.hpp"
 #include "mpi/recon/harmonic_table.hpp"
 #include "mpi/recon/period_average.hpp"
 #include "mpi/recon/two_core_runner.hpp"
@@ -97,7 +101,8 @@ std::vector<HarmonicBin> table_bins(const FrameGeometry& g, int dims) {
 // analyser (one core's share of the work).
 struct Extraction {
   Extraction(int dims, std::size_t periods, bool fp32, int instance)
-      : g(geometry(dims, periods)),
+      : dimensions(dims),
+        g(geometry(dims, periods)),
         fs(analyser(dims, periods, fp32, instance)),
         extractor(g, table_bins(g, dims)),
         table(extractor.make_table()),
@@ -132,7 +137,24 @@ struct Extraction {
     benchmark::DoNotOptimize(table.snr.data());
   }
 
+  // The fused path: only the table's bins are read, background-subtracted and tabled; feedthrough as a
+  // mask on the table.
+  void fused_frame(std::size_t f) {
+    if (!fused) {
+      fused = std::make_unique<FusedHarmonicExtractor>(fs, table_bins(g, dimensions));
+      fused->set_background(*background);
+      fused->set_feedthrough(feedthrough);
+      fused_table = fused->make_table();
+    }
+    const std::size_t n = g.samples_per_frame;
+    const std::span<const std::int16_t> codes(fg.data() + (f % kFrames) * n * kChannels, n * kChannels);
+    fused->extract(codes, kVoltsPerCode, frame_centre_sample((4 + f % kFrames) * n, n), fused_table);
+    benchmark::DoNotOptimize(fused_table.value.data());
+    benchmark::DoNotOptimize(fused_table.table.snr.data());
+  }
+
   static constexpr double kVoltsPerCode = 1.0 / 32768.0;
+  int dimensions;
   FrameGeometry g;
   FrameSpectrum& fs;
   HarmonicExtractor extractor;
@@ -141,6 +163,8 @@ struct Extraction {
   std::vector<std::int16_t> fg;
   std::unique_ptr<InterpolatedBackground> background;
   Eigen::MatrixXd noise;
+  std::unique_ptr<FusedHarmonicExtractor> fused;
+  FusedTable fused_table;
 };
 
 void counters(benchmark::State& state, const Extraction& e, double frames_per_iteration) {
@@ -172,6 +196,50 @@ void BM_HarmonicExtractionTwoCores(benchmark::State& state) {
     f += 2;
   }
   counters(state, a, 2.0);
+}
+
+// The fused path, one core.
+void BM_FusedExtraction(benchmark::State& state) {
+  Extraction e(static_cast<int>(state.range(0)), static_cast<std::size_t>(state.range(1)), state.range(2) != 0, 0);
+  std::size_t f = 0;
+  for (auto _ : state) e.fused_frame(f++);
+  counters(state, e, 1.0);
+}
+
+// The fused path without the table's phases (amplitude, noise, SNR and complex values only), one core.
+void BM_FusedExtractionNoPhases(benchmark::State& state) {
+  Extraction e(static_cast<int>(state.range(0)), static_cast<std::size_t>(state.range(1)), state.range(2) != 0, 0);
+  e.fused_frame(0);
+  e.fused->set_phases(false);
+  std::size_t f = 0;
+  for (auto _ : state) e.fused_frame(f++);
+  counters(state, e, 1.0);
+}
+
+// The fused path, two cores.
+void BM_FusedExtractionTwoCores(benchmark::State& state) {
+  const int dims = static_cast<int>(state.range(0));
+  const auto periods = static_cast<std::size_t>(state.range(1));
+  const bool fp32 = state.range(2) != 0;
+  Extraction a(dims, periods, fp32, 0);
+  Extraction b(dims, periods, fp32, 1);
+  a.fused_frame(0);
+  b.fused_frame(1);
+  TwoCoreRunner runner;
+  std::size_t f = 0;
+  for (auto _ : state) {
+    runner.run([&] { a.fused_frame(f); }, [&] { b.fused_frame(f + 1); });
+    f += 2;
+  }
+  counters(state, a, 2.0);
+}
+
+void fused_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"dims", "periods", "fp32"});
+  for (int fp32 : {0, 1}) {
+    b->Args({2, 1, fp32});
+    b->Args({3, 1, fp32});
+  }
 }
 
 void frame_args(benchmark::internal::Benchmark* b) {
@@ -247,6 +315,9 @@ void BM_HarmonicExtractionPeriodAveraged(benchmark::State& state) {
 BENCHMARK(BM_HarmonicExtraction)->Apply(frame_args)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_HarmonicExtractionPeriodAveraged)->ArgName("periods")->Arg(10)->Arg(25)->Arg(100)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_HarmonicExtractionTwoCores)->Apply(frame_args)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_FusedExtraction)->Apply(fused_args)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_FusedExtractionNoPhases)->Apply(fused_args)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_FusedExtractionTwoCores)->Apply(fused_args)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SpectrumOnly)->Apply(frame_args)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SpectrumWholeFrameFftw)
     ->ArgNames({"dims", "periods", "fp32"})

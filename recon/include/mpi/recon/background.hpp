@@ -12,6 +12,7 @@
 #include <Eigen/Core>
 
 #include <cstddef>
+#include <span>
 
 namespace mpi::recon {
 
@@ -62,8 +63,15 @@ class InterpolatedBackground {
   // each block's sum of squared deviations from its own mean. Throws std::logic_error with fewer than 3
   // frames in all.
   [[nodiscard]] Eigen::MatrixXd noise() const;
+  // The same background kept for a few bins only: row i of the result is bin bins[i] (the fused path,
+  // fused_harmonics.hpp, subtracts it from those bins alone). Throws std::invalid_argument naming a bin out
+  // of range.
+  [[nodiscard]] InterpolatedBackground select(std::span<const std::size_t> bins) const;
+  [[nodiscard]] std::size_t bins() const noexcept { return static_cast<std::size_t>(before_.rows()); }
+  [[nodiscard]] std::size_t channels() const noexcept { return static_cast<std::size_t>(before_.cols()); }
 
  private:
+  InterpolatedBackground() = default;
   Eigen::MatrixXcd before_;
   Eigen::MatrixXcd after_;
   Eigen::MatrixXd sum_sq_;

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <limits>
+#include <span>
 #include <vector>
 
 namespace mpi::recon {
@@ -38,6 +39,9 @@ class FeedthroughFilter {
   [[nodiscard]] bool usable(std::size_t bin, std::size_t channel) const;
   // The usable bins of a channel, ascending (the candidate system-matrix rows).
   [[nodiscard]] std::vector<std::size_t> usable_bins(std::size_t channel) const;
+  // The mask on a table (the fused path, fused_harmonics.hpp): rows follow `bins`, columns are channels,
+  // true where the bin may be used. Throws std::out_of_range naming a bin outside the spectrum.
+  [[nodiscard]] Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic> table_mask(std::span<const std::size_t> bins) const;
   // Zeroes the unusable bins of a spectrum (bins x channels), in place, without allocating. Throws
   // std::invalid_argument for another shape.
   void apply(Eigen::Ref<Eigen::MatrixXcd> spectrum) const;

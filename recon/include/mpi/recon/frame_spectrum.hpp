@@ -78,11 +78,11 @@ enum class FftAlgorithm {
   fftw,       // always one batched FFTW real-to-complex transform of the whole frame
 };
 
-// The prime p of the prime-factor (Good-Thomas) split that FftAlgorithm::automatic uses for frames of n
-// samples, or 0 for none: the largest prime factor of n when it lies in 17..61 (FFTW has no fast code for
-// primes above 13), divides n once and leaves at least 8 samples for the other factor m = n / p. The frame
-// is then transformed as p x m (no twiddle factors, p and m being coprime): p-point DFTs over all m columns
-// at once in SIMD registers, then FFTW's m-point DFTs. Examples: the 2D frame of 1632 = 17 x 96 and the 3D
+// The prime p of the prime-factor split that FftAlgorithm::automatic uses for frames of n samples, or 0 for
+// none: the largest prime factor of n when it lies in 17..61 (FFTW has no fast code for primes above 13),
+// divides n once and leaves at least 8 samples for the other factor m = n / p. The frame is then
+// transformed as p x m (mixed radix, samples in their natural order): p-point DFTs over all m columns at
+// once in SIMD registers with the twiddle factors applied on the way out, then FFTW's m-point DFTs. Examples: the 2D frame of 1632 = 17 x 96 and the 3D
 // frame of 53856 = 17 x 3168 samples (p = 17); 1D frames of periods of 102 = 2 x 3 x 17 samples.
 std::size_t prime_factor_split(std::size_t n) noexcept;
 
@@ -119,6 +119,37 @@ class FrameSpectrum {
   // Samples in volts as samples_per_frame rows x channels columns.
   Matrix& transform_channels(const Eigen::Ref<const Eigen::MatrixXd>& samples);
 
+  // The fused path (fused_harmonics.hpp): a reconstruction needs a few thousand of the bins, so the
+  // transform can leave its result in its own buffers and only the bins of a BinSelection are read out.
+  // A BinSelection is made once per table by select_bins() and belongs to the layout of the FrameSpectrum
+  // that made it (frame length, channels, precision, split); read_bins() refuses one of another layout.
+  class BinSelection {
+   public:
+    [[nodiscard]] const std::vector<std::size_t>& bins() const noexcept { return bins_; }
+    [[nodiscard]] std::size_t size() const noexcept { return bins_.size(); }
+
+   private:
+    friend class FrameSpectrum;
+    std::vector<std::size_t> bins_;
+    std::vector<std::uint32_t> offset_;  // complex element within a channel's part of the result buffer
+    std::vector<double> re_scale_;       // 0.5 for bin 0 and N/2 (see execute), else 1
+    std::vector<double> im_scale_;       // the same times -1 where the split stores the conjugate
+    std::size_t samples_ = 0;
+    std::size_t channels_ = 0;
+    std::size_t split_prime_ = 0;
+    FftPrecision precision_ = FftPrecision::double_precision;
+  };
+  // Throws std::invalid_argument naming the first bin above N/2 (and its position in `bins`).
+  [[nodiscard]] BinSelection select_bins(std::span<const std::size_t> bins) const;
+  // transform(int16) without reading the spectrum out: spectrum() is left unspecified until the next
+  // transform(); read_bins() reads the selected bins. Same checks and errors as transform(int16).
+  void transform_unread(std::span<const std::int16_t> interleaved_codes, double volts_per_code);
+  // Writes the selected bins of every channel of the last transform_unread() to out (selection.size() x
+  // channels(); resized if it is not): the values transform() would have put in spectrum(). Throws
+  // std::logic_error when the last transform was not transform_unread(), std::invalid_argument for a
+  // selection made by a FrameSpectrum of another layout.
+  void read_bins(const BinSelection& selection, Eigen::MatrixXcd& out) const;
+
   // The spectrum of the last transform (bins() x channels()); zero before the first. The transforms return
   // it mutable so that background subtraction and feedthrough suppression can work in place; the next
   // transform overwrites it.
@@ -127,10 +158,12 @@ class FrameSpectrum {
 
  private:
   // Writes every channel into the input buffer of the precision in use, sample(channel, j) being sample j
-  // of a channel already scaled (in the prime-factor order where split), then transforms.
+  // of a channel already scaled, then transforms (and reads the spectrum out where read_out).
   template <class Sample>
-  void fill_and_transform(Sample sample);
-  void execute_and_fix_edges();
+  void fill_and_transform(Sample sample, bool read_out = true);
+  void transform_int16(std::span<const std::int16_t> codes, double volts_per_code, bool read_out);
+  // Runs the transform; with read_out the result goes to spectrum_ with the edge bins halved.
+  void execute(bool read_out);
   void release() noexcept;
 
   FrameGeometry geometry_;
@@ -143,6 +176,7 @@ class FrameSpectrum {
   void* plan_ = nullptr;
   struct PrimeSplit;                    // the prime-factor split's tables and buffers (null: none)
   std::unique_ptr<PrimeSplit> split_;
+  bool unread_ = false;  // the last transform was transform_unread()
 };
 
 }  // namespace mpi::recon

@@ -20,6 +20,7 @@
 
 #include <array>
 #include <cstddef>
+#include <span>
 #include <vector>
 
 namespace mpi::recon {
@@ -65,6 +66,9 @@ class HarmonicExtractor {
   HarmonicExtractor(const FrameGeometry& geometry, std::vector<HarmonicBin> bins, std::size_t neighbour_half_width = 8);
 
   [[nodiscard]] const std::vector<HarmonicBin>& bins() const noexcept { return bins_; }
+  // The neighbouring bins whose RMS is the noise of table row `row` without background (see the file
+  // comment), in the order they are summed. Throws std::out_of_range.
+  [[nodiscard]] std::span<const std::size_t> neighbours(std::size_t row) const;
   // A table sized for this extractor (bins filled in, values zero).
   [[nodiscard]] HarmonicTable make_table() const;
 
