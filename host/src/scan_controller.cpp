@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <string>
@@ -46,6 +47,19 @@ ScanOutcome outcome_of(const AcquisitionStream& stream, ReconstructionRunner& ru
 
 }  // namespace
 
+std::size_t display_queue_frames(const ScanPlan& plan, const ScannerDescription& scanner, std::size_t display_frames) {
+  if (display_frames > 0) return display_frames;
+  double frame_s = 0.0;
+  if (plan.multi_dimensional() && scanner.sample_rate_hz > 0.0) {
+    frame_s = static_cast<double>(plan_drive(plan, scanner, scanner.sample_rate_hz).samples_per_frame()) / scanner.sample_rate_hz;
+  } else if (plan.sequence.drive_frequency_hz > 0.0) {
+    frame_s = plan.sequence.periods_per_frame / plan.sequence.drive_frequency_hz;
+  }
+  constexpr std::size_t kMin = 64, kMax = std::size_t{1} << 16;
+  if (!(frame_s > 0.0)) return kMin;
+  return std::clamp(static_cast<std::size_t>(std::ceil(kDisplayQueueSeconds / frame_s)), kMin, kMax);
+}
+
 ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanner, const LiveScanOptions& options) {
   LinkClient link(options.host, options.port, options.receive_timeout);
   std::optional<RawCaptureWriter> capture;
@@ -55,7 +69,7 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
   }
   // The display path: frames the reconstruction cannot keep up with are dropped (and counted), the link
   // and the raw capture are never held up.
-  ReconstructionRunner runner(plan, scanner, WhenFull::drop_newest, options.display_frames);
+  ReconstructionRunner runner(plan, scanner, WhenFull::drop_newest, display_queue_frames(plan, scanner, options.display_frames));
   std::chrono::steady_clock::time_point arrival{};  // when the envelope being consumed was received
   AcquisitionStream stream(plan, scanner, [&runner, &arrival](Frame&& f) {
     f.arrival = arrival;

@@ -6,6 +6,7 @@
 #include "mpi/host/image_output.hpp"
 #include "mpi/host/pipeline_lissajous.hpp"
 #include "mpi/host/pipeline_system_matrix.hpp"
+#include "mpi/host/scan_controller.hpp"
 #include "mpi/host/scan_plan.hpp"
 
 #include "preclinical_2d_frames.hpp"
@@ -150,4 +151,17 @@ TEST(Sequence3DPlan, VolumeCsvHasARowPerVoxelAndThePngThreeProjections) {
   const unsigned height = (header[20] << 24) | (header[21] << 16) | (header[22] << 8) | header[23];
   EXPECT_GT(width, 2 * height) << width << " x " << height;
   fs::remove_all(dir);
+}
+
+// The display queue holds 2 s of frames unless the options name a depth: 2 s / (1632 / 2.5 MHz) = 3063.7
+// 2D frames, 2 s / (53856 / 2.5 MHz) = 92.8 3D volumes (rounded up), and the 1D demo's 25 periods of
+// 25 kHz (1 ms) give 2000.
+TEST(DisplayQueue, HoldsTwoSecondsOfFramesUnlessGiven) {
+  const ScannerDescription scanner = load_scanner_description(kScanner);
+  EXPECT_EQ(display_queue_frames(load_scan_plan(kSource / "configs/plans/preclinical-2d-point.toml"), scanner, 0), 3064U);
+  EXPECT_EQ(display_queue_frames(load_scan_plan(kSource / "configs/plans/preclinical-3d-point.toml"), scanner, 0), 93U);
+  EXPECT_EQ(display_queue_frames(load_scan_plan(kSource / "configs/plans/preclinical-3d-point.toml"), scanner, 500), 500U);
+  EXPECT_EQ(display_queue_frames(load_scan_plan(kSource / "configs/plans/demo-1d-two-points.toml"),
+                                 load_scanner_description(kSource / "configs/scanners/demo-1d.toml"), 0),
+            2000U);
 }

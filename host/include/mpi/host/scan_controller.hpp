@@ -43,8 +43,15 @@ struct LiveScanOptions {
   std::chrono::milliseconds receive_timeout{5000};
   std::filesystem::path capture_file;  // raw capture of everything received (empty: none)
   const std::atomic<bool>* interrupt = nullptr;  // set by the operator (Ctrl-C): stop the scan early
-  std::size_t display_frames = 1024;   // frames queued for reconstruction before newer ones are dropped from display
+  // Frames queued for reconstruction before newer ones are dropped from display (never from the recording);
+  // 0: as many as the scan acquires in kDisplayQueueSeconds, so a reconstruction thread held up for a moment
+  // by other work on the machine catches up instead of dropping.
+  std::size_t display_frames = 0;
 };
+
+inline constexpr double kDisplayQueueSeconds = 2.0;
+// The display queue's depth for a plan: display_frames, or kDisplayQueueSeconds of its frames (at least 64).
+std::size_t display_queue_frames(const ScanPlan& plan, const ScannerDescription& scanner, std::size_t display_frames);
 
 // The board ended the scan with a safety fault (the message names each: kind, channel, sample index).
 class ScanFault : public std::runtime_error {
