@@ -10,6 +10,8 @@
 #include "mpi/host/mdf_reconstruction.hpp"
 #include "mpi/host/pipeline_system_matrix.hpp"
 #include "mpi/host/profile_output.hpp"
+#include "mpi/host/relax_report.hpp"
+#include "mpi/host/relax_run.hpp"
 #include "mpi/host/scan_controller.hpp"
 #include "mpi/host/scan_plan.hpp"
 #include "mpi/recon/profile_analysis.hpp"
@@ -138,6 +140,18 @@ host::LiveScanOptions options_for(const std::string& address, double timeout_s, 
   return options;
 }
 
+// A static bias field for the harmonic calculator (same units as the drive; zero allowed).
+double config_bias(const std::string& text) {
+  std::string t = text;
+  const std::size_t first = t.find_first_not_of(' ');
+  if (first != std::string::npos && t.compare(first, std::string::npos, std::string("0")) == 0) return 0.0;
+  if (t.find_first_of("123456789") == std::string::npos) return 0.0;  // "0 mT", "0.0 T"
+  const bool negative = first != std::string::npos && t[first] == '-';
+  if (negative) t.erase(first, 1);
+  const double v = host::parse_drive_amplitude(t);
+  return negative ? -v : v;
+}
+
 void prepare_output(const fs::path& out) {
   std::error_code ec;
   fs::create_directories(out, ec);
@@ -196,10 +210,128 @@ int main(int argc, char** argv) {
   std::string inspect_file;
   inspect->add_option("FILE", inspect_file, "MDF file")->required();
 
+  auto* relax = app.add_subcommand("relax", "relaxometry of a tracer sample: bias sweep, PSF, FWHM, sensitivity, relaxation time, harmonics");
+  std::string relax_scanner_file = "configs/scanners/relaxometer.toml";
+  bool relax_no_wait = false;
+  relax->add_option("--plan", plan_file, "relaxometry plan (TOML, configs/plans/relax-*.toml)")->required();
+  relax->add_option("--out", out_dir, "output folder")->capture_default_str();
+  relax->add_option("--connect", address, "firmware daemon address HOST:PORT")->capture_default_str();
+  relax->add_option("--scanner", relax_scanner_file, "scanner description (TOML)")->capture_default_str();
+  relax->add_option("--timeout", timeout_s, "seconds to wait for data before giving up")->check(CLI::Range(0.1, 600.0));
+  relax->add_flag("--no-wait", relax_no_wait, "background = \"empty\": go on to the sample without waiting for Enter");
+
+  auto* relax_compare = app.add_subcommand("relax-compare", "compare relaxometry results of several samples (the first is the reference)");
+  std::vector<std::string> compare_dirs;
+  relax_compare->add_option("DIR", compare_dirs, "result folders of mpi relax")->required();
+  relax_compare->add_option("--out", out_dir, "output folder")->capture_default_str();
+
+  auto* harmonics = app.add_subcommand("harmonics", "harmonic spectrum of an M(H) curve under a sinusoidal drive");
+  std::string mh_file, tracer_file, drive_text = "15 mT", bias_text = "0 mT", quantity = "signal";
+  int max_harmonic = 15;
+  auto* mh_opt = harmonics->add_option("--mh", mh_file, "M(H) curve (CSV: H and M columns with units, e.g. H_mT,M_Am2 or H_Oe,M_emu)");
+  auto* tracer_opt = harmonics->add_option("--tracer", tracer_file, "tracer description (TOML): its Langevin curve");
+  mh_opt->excludes(tracer_opt);
+  harmonics->add_option("--drive", drive_text, "drive amplitude (\"15 mT\", \"150 Oe\")")->capture_default_str();
+  harmonics->add_option("--bias", bias_text, "static bias field")->capture_default_str();
+  harmonics->add_option("--max-harmonic", max_harmonic, "highest harmonic")->check(CLI::Range(3, 100))->capture_default_str();
+  harmonics->add_option("--quantity", quantity, "signal (induced voltage, dM/dt) | magnetisation (M(t))")->capture_default_str();
+  harmonics->add_option("--out", out_dir, "output folder")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+
+  if (relax->parsed()) {
+    host::RelaxCommand command;
+    try {
+      const auto [host_name, port] = host::parse_address(address);
+      command.plan_file = plan_file;
+      command.scanner_file = relax_scanner_file;
+      command.out = out_dir;
+      command.host = host_name;
+      command.port = port;
+      command.receive_timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
+      (void)host::prepare_relax(command.plan_file, command.scanner_file);
+      prepare_output(out_dir);
+    } catch (const std::exception& e) {
+      std::cerr << "mpi relax: " << e.what() << '\n';
+      return 2;
+    }
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    command.interrupt = &g_interrupt;
+    if (!relax_no_wait) {
+      command.insert_sample = [] {
+        std::cout << "empty acquisition done: put the sample in and press Enter" << std::endl;
+        std::string line;
+        std::getline(std::cin, line);
+      };
+    }
+    try {
+      const host::RelaxOutcome r = host::run_relax(command);
+      std::cout << r.summary << "outputs in " << fs::absolute(out_dir).lexically_normal().string() << ": ";
+      for (std::size_t i = 0; i < r.written.size(); ++i) std::cout << (i ? ", " : "") << r.written[i];
+      std::cout << '\n';
+      return 0;
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "mpi relax: " << e.what() << '\n';
+      return 2;
+    } catch (const std::exception& e) {
+      std::cerr << "mpi relax: " << e.what() << '\n';
+      return 1;
+    }
+  }
+  if (relax_compare->parsed()) {
+    try {
+      std::vector<recon::RelaxometryResult> results;
+      for (const std::string& d : compare_dirs) results.push_back(host::read_relax_result(d));
+      prepare_output(out_dir);
+      const std::vector<std::string> written = host::write_relax_comparison(results, out_dir);
+      std::cout << std::ifstream(fs::path(out_dir) / "comparison.csv").rdbuf() << "outputs in " << fs::absolute(out_dir).lexically_normal().string() << ": ";
+      for (std::size_t i = 0; i < written.size(); ++i) std::cout << (i ? ", " : "") << written[i];
+      std::cout << '\n';
+      return 0;
+    } catch (const std::exception& e) {
+      std::cerr << "mpi relax-compare: " << e.what() << '\n';
+      return 2;
+    }
+  }
+  if (harmonics->parsed()) {
+    try {
+      recon::HarmonicCalculatorOptions options;
+      options.drive_amplitude_t = host::parse_drive_amplitude(drive_text);
+      options.bias_t = config_bias(bias_text);
+      options.max_harmonic = max_harmonic;
+      options.points_per_period = std::max(8192, 8 * max_harmonic);
+      if (quantity == "signal") {
+        options.quantity = recon::HarmonicQuantity::induced_signal;
+      } else if (quantity == "magnetisation") {
+        options.quantity = recon::HarmonicQuantity::magnetisation;
+      } else {
+        throw std::invalid_argument("--quantity '" + quantity + "': one of signal, magnetisation");
+      }
+      recon::MhCurve curve;
+      if (!mh_file.empty()) {
+        curve = recon::read_mh_csv(mh_file);
+      } else if (!tracer_file.empty()) {
+        curve = host::tracer_mh_curve(tracer_file, 2.0 * (options.drive_amplitude_t + std::abs(options.bias_t)));
+      } else {
+        throw std::invalid_argument("give --mh CURVE.csv or --tracer FILE");
+      }
+      const recon::HarmonicSpectrum spectrum = recon::harmonic_spectrum(curve, options);
+      prepare_output(out_dir);
+      const std::string title = "harmonic spectrum of " + curve.source + ", drive " + drive_text;
+      const std::vector<std::string> written = host::write_harmonic_spectrum(spectrum, title, out_dir);
+      std::cout << std::ifstream(fs::path(out_dir) / "spectrum.csv").rdbuf() << "outputs in " << fs::absolute(out_dir).lexically_normal().string()
+                << ": spectrum.csv, spectrum.png\n";
+      (void)written;
+      return 0;
+    } catch (const std::exception& e) {
+      std::cerr << "mpi harmonics: " << e.what() << '\n';
+      return 2;
+    }
   }
 
   if (recover->parsed()) {
