@@ -9,7 +9,9 @@
 // different concentrations is then scanned the same way and reconstructed (rows selected by SNR,
 // TikhonovOperator and Kaczmarz); the cubes must be found at their positions, separated and ordered by
 // concentration. The calibration matrix is compared with the model-based one (recon::model_system_matrix)
-// row by row.
+// row by row. The calibration and the phantom scan are then written as MDF v2 files (a frequency-domain
+// system matrix and a time-domain measurement, calibration_mdf.hpp), checked by tools/mdf/check_mdf.py and
+// reconstructed by `mpi reconstruct`, which must give the in-memory images.
 #include "mpi/config/tracer_description.hpp"
 #include "mpi/drivers/register_map.hpp"
 #include "mpi/drivers/shared_memory_bus.hpp"
@@ -23,6 +25,9 @@
 #include "mpi/recon/sm_solvers.hpp"
 #include "mpi/recon/system_matrix.hpp"
 
+#include "mpi/host/image_output.hpp"
+
+#include "calibration_mdf.hpp"
 #include "hil_test_files.hpp"
 
 #include <gtest/gtest.h>
@@ -34,6 +39,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -337,10 +343,12 @@ TEST(HilCalibration, RobotCalibrationMatrixReconstructsTheConcentrationPhantom) 
 
   // 1. Background: the robot's sample never leaves the grid, so an empty bore gives it.
   std::vector<Eigen::MatrixXcd> background;
+  std::vector<Eigen::MatrixXd> background_frames;  // kept for the MDF files
   {
     hil::Scenario scenario(kPrograms, files(dir, plan(dir, "empty", empty_phantom(dir), 11)));
     Host host(scenario.firmware_port());
-    for (const Eigen::MatrixXd& frame : host.acquire(kBackgroundFrames)) background.push_back(spectrum.transform_channels(frame));
+    background_frames = host.acquire(kBackgroundFrames);
+    for (const Eigen::MatrixXd& frame : background_frames) background.push_back(spectrum.transform_channels(frame));
   }
   Eigen::MatrixXcd background_mean = Eigen::MatrixXcd::Zero(background.front().rows(), background.front().cols());
   for (const auto& b : background) background_mean += b;
@@ -351,6 +359,7 @@ TEST(HilCalibration, RobotCalibrationMatrixReconstructsTheConcentrationPhantom) 
   recon::CalibrationSystemMatrixBuilder builder(grid, 2, kCycle, kSampleRate);
   for (const auto& b : background) builder.add_background(b);
   std::vector<recon::DriveComponent> realised;
+  std::vector<Eigen::MatrixXcd> position_spectra(grid.voxels());  // grid order, kept for the MDF file
   {
     hil::Scenario scenario(kPrograms, files(dir, plan(dir, "robot", robot_phantom(dir), 12)));
     Host host(scenario.firmware_port());
@@ -368,7 +377,8 @@ TEST(HilCalibration, RobotCalibrationMatrixReconstructsTheConcentrationPhantom) 
         const std::size_t ix = iy % 2 == 0 ? k : kGrid - 1 - k;
         const auto voxel = static_cast<std::uint32_t>(grid.index(ix, iy, 0));
         move_robot(bus, voxel);
-        builder.add_position(voxel, spectrum.transform_channels(mean(host.acquire(kPositionFrames))), kRobotIronKg);
+        position_spectra[voxel] = spectrum.transform_channels(mean(host.acquire(kPositionFrames)));
+        builder.add_position(voxel, position_spectra[voxel], kRobotIronKg);
       }
     }
   }
@@ -439,10 +449,12 @@ TEST(HilCalibration, RobotCalibrationMatrixReconstructsTheConcentrationPhantom) 
 
   // 5. The phantom, scanned the same way.
   Eigen::MatrixXcd phantom_spectrum;
+  std::vector<Eigen::MatrixXd> phantom_frames;  // kept for the MDF file
   {
     hil::Scenario scenario(kPrograms, files(dir, plan(dir, "cubes", cube_phantom(dir), 13)));
     Host host(scenario.firmware_port());
-    phantom_spectrum = spectrum.transform_channels(mean(host.acquire(kPositionFrames))) - background_mean;
+    phantom_frames = host.acquire(kPositionFrames);
+    phantom_spectrum = spectrum.transform_channels(mean(phantom_frames)) - background_mean;
   }
   Eigen::VectorXcd u;
   sel.gather(phantom_spectrum, u);
@@ -480,5 +492,96 @@ TEST(HilCalibration, RobotCalibrationMatrixReconstructsTheConcentrationPhantom) 
   }
   std::printf("iron in the whole image: Tikhonov %.1f ug, Kaczmarz %.1f ug; phantom %.1f ug\n", c_tikhonov.sum() * 1e9,
               c_kaczmarz.sum() * 1e9, total_iron * 1e9);
+
+  // 6. The same data as MDF v2 files: the calibration as a system matrix (frequency domain, bins >= 80 kHz,
+  // the SNR above as calibration/snr, the empty bore's frames, 4 at a time like the positions, as background
+  // frames), the phantom scan as a measurement (time domain, the empty bore's 16 frames flagged as
+  // background, then the phantom's 4). Both must pass the independent checker, and `mpi reconstruct` of
+  // them must give the images above (the image there is relative to the robot's 50 ug sample).
+  const double mdf_start = seconds();
+  hil::test::CalibrationAcquisition acq;
+  acq.base_frequency_hz = kBaseClock;
+  acq.dividers = {kDividers[0], kDividers[1]};
+  for (const recon::DriveComponent& r : realised) {
+    acq.strength_t.push_back(r.amplitude_t);
+    acq.phase_rad.push_back(r.phase_rad);
+  }
+  acq.sample_rate_hz = kSampleRate;
+  acq.samples = kCycle;
+  acq.channels = 2;
+  acq.tracer_volume_l = 1e-6;  // the robot's 1 mm cube
+  acq.tracer_iron_mol_per_l = kRobotIronKg / kIronMolarMass / acq.tracer_volume_l;
+  std::vector<std::size_t> bins;
+  for (std::size_t k = 0; k < kCycle / 2 + 1; ++k) {
+    if (spectrum.bin_frequency_hz(k) >= options.min_frequency_hz) bins.push_back(k);
+  }
+  Eigen::MatrixXd snr_cb(2, static_cast<Eigen::Index>(bins.size()));
+  for (std::size_t r = 0; r < s.rows(); ++r) {
+    const auto it = std::lower_bound(bins.begin(), bins.end(), s.bins[r]);
+    if (it != bins.end() && *it == s.bins[r]) snr_cb(static_cast<Eigen::Index>(s.channels[r]), it - bins.begin()) = snr(static_cast<Eigen::Index>(r));
+  }
+  std::vector<Eigen::MatrixXcd> background_blocks;  // means of kPositionFrames background frames
+  for (std::size_t b = 0; b + kPositionFrames <= background_frames.size(); b += kPositionFrames) {
+    const std::vector<Eigen::MatrixXd> block(background_frames.begin() + static_cast<long>(b), background_frames.begin() + static_cast<long>(b + kPositionFrames));
+    background_blocks.push_back(spectrum.transform_channels(mean(block)));
+  }
+  const fs::path sm_file = dir / "calibration.mdf", meas_file = dir / "phantom.mdf";
+  hil::test::write_calibration_mdf(sm_file.string(), acq, grid, position_spectra, background_blocks, bins, snr_cb, 1e-3,
+                                   static_cast<std::int64_t>(kPositionFrames));
+  std::vector<Eigen::MatrixXd> measurement_frames = background_frames;
+  measurement_frames.insert(measurement_frames.end(), phantom_frames.begin(), phantom_frames.end());
+  hil::test::write_measurement_mdf(meas_file.string(), acq, measurement_frames, background_frames.size());
+  for (const fs::path& f : {sm_file, meas_file}) {
+    const std::string check = "/usr/bin/python3 '" + (kSource / "tools/mdf/check_mdf.py").string() + "' '" + f.string() + "' > '" +
+                              (dir / "check.txt").string() + "' 2>&1";
+    EXPECT_EQ(std::system(check.c_str()), 0) << f << ":\n" << hil::test::read_file(dir / "check.txt");
+  }
+  std::printf("MDF: %s (%.1f MB), %s (%.1f MB) pass check_mdf.py\n", sm_file.filename().c_str(), static_cast<double>(fs::file_size(sm_file)) / 1e6,
+              meas_file.filename().c_str(), static_cast<double>(fs::file_size(meas_file)) / 1e6);
+
+  // mpi reconstruct with the settings of the in-memory path: rows by calibration SNR >= 10 (the file holds
+  // only bins >= 80 kHz), the mean phantom frame minus the mean background frame, relative lambda 1e-3.
+  const auto reconstruct = [&](const std::string& name, const std::string& solver_args) -> Eigen::VectorXd {
+    const fs::path out = dir / ("mdf-" + name);
+    const std::string cmd = std::string(MPI_HOST_EXE) + " reconstruct --measurement '" + meas_file.string() + "' --system-matrix '" + sm_file.string() +
+                            "' --out '" + out.string() + "' --min-snr 10 --lambda 1e-3 --average " + solver_args + " > '" + (dir / "rec.txt").string() + "' 2>&1";
+    const int rc = std::system(cmd.c_str());
+    EXPECT_EQ(rc, 0) << cmd << "\n" << hil::test::read_file(dir / "rec.txt");
+    Eigen::VectorXd c = Eigen::VectorXd::Constant(static_cast<Eigen::Index>(grid.voxels()), std::nan(""));
+    if (rc != 0) return c;
+    const std::string report = hil::test::read_file(out / "report.txt");
+    std::printf("%s", report.c_str());
+    EXPECT_NE(report.find("rows: " + std::to_string(selection.count()) + " of"), std::string::npos) << name << ": not the in-memory row set";
+    for (const host::ImagePixel& p : host::read_image_csv(out / "image.csv")) {
+      // Voxel by position (pitch 24 / 13 mm, centres at -12 + pitch / 2 + i pitch).
+      const double pitch = kFovM / static_cast<double>(kGrid);
+      const auto ix = std::lround((p.centre_m[0] + kFovM / 2) / pitch - 0.5), iy = std::lround((p.centre_m[1] + kFovM / 2) / pitch - 0.5);
+      EXPECT_TRUE(ix >= 0 && iy >= 0 && ix < static_cast<long>(kGrid) && iy < static_cast<long>(kGrid)) << name << ": pixel outside the grid";
+      if (ix < 0 || iy < 0 || ix >= static_cast<long>(kGrid) || iy >= static_cast<long>(kGrid)) continue;
+      c(static_cast<Eigen::Index>(grid.index(static_cast<std::size_t>(ix), static_cast<std::size_t>(iy), 0))) = p.value * kRobotIronKg;
+    }
+    EXPECT_TRUE(c.allFinite()) << name << ": image.csv lacks voxels";
+    return c;
+  };
+  const auto compare = [&](const char* name, const Eigen::VectorXd& from_mdf, const Eigen::VectorXd& in_memory) {
+    const double peak = in_memory.cwiseAbs().maxCoeff();
+    const double diff = (from_mdf - in_memory).cwiseAbs().maxCoeff();
+    std::printf("%s: MDF path vs in-memory path: largest voxel difference %.3g ug = %.3g of the peak voxel (%.2f ug)\n", name, diff * 1e9,
+                diff / peak, peak * 1e9);
+    // The same numbers through files: float64 spectra, the background averaged in blocks of 4 before the
+    // mean, float Tikhonov output; anything above rounding would be a different row set or scaling.
+    EXPECT_LT(diff, 1e-3 * peak) << name;
+  };
+  const Eigen::VectorXd mdf_tikhonov = reconstruct("tikhonov", "--solver tikhonov");
+  if (mdf_tikhonov.allFinite()) {
+    check_image(mdf_tikhonov, grid, "MDF Tikhonov");
+    compare("Tikhonov", mdf_tikhonov, c_tikhonov);
+  }
+  const Eigen::VectorXd mdf_kaczmarz = reconstruct("kaczmarz", "--solver kaczmarz-nonneg --iterations 3");
+  if (mdf_kaczmarz.allFinite()) {
+    check_image(mdf_kaczmarz, grid, "MDF Kaczmarz");
+    compare("Kaczmarz", mdf_kaczmarz, c_kaczmarz);
+  }
+  std::printf("MDF files, checks and reconstructions: %.1f s\n", seconds() - mdf_start);
   std::printf("calibration test: %.1f s in all\n", seconds());
 }
