@@ -229,6 +229,30 @@ std::vector<double> relax_bias_samples(const RelaxProgram& program, const RelaxS
   return out;
 }
 
+void check_relax_adc_range(const RelaxRun& run, const RelaxScanner& scanner, const std::string& what) {
+  const std::uint32_t n = run.cycle_samples;
+  for (std::uint32_t c = 0; c < run.channels; ++c) {
+    std::uint64_t count = 0, first_cycle = 0, first_sample = 0;
+    for (std::uint64_t q = 0; q < run.cycles; ++q) {
+      const std::int16_t* codes = &run.codes[(q * run.channels + c) * n];
+      for (std::uint32_t k = 0; k < n; ++k) {
+        if (codes[k] < 32764 && codes[k] > -32768) continue;
+        if (count++ == 0) {
+          first_cycle = q;
+          first_sample = k;
+        }
+      }
+    }
+    if (count == 0) continue;
+    const std::string channel = c == 0 ? "receive channel '" + scanner.receive_name + "'"
+                                : c == scanner.reference_adc_channel ? "the reference pickup of drive '" + scanner.drive_name + "'"
+                                                                     : "ADC channel " + std::to_string(c);
+    throw std::runtime_error(what + ": " + channel + " reached the ADC's full scale in " + std::to_string(count) + " samples (first in drive cycle " +
+                             std::to_string(first_cycle) + ", sample " + std::to_string(first_sample) +
+                             "): the signal clipped, which widens the PSF and lowers its peak; use less iron in the sample or a smaller drive amplitude");
+  }
+}
+
 recon::RelaxometryAcquisition relax_cycles(const RelaxRun& run, const RelaxProgram& program, const RelaxScanner& scanner) {
   const std::vector<double> bias = relax_bias_samples(program, scanner);
   const std::uint32_t n = run.cycle_samples;

@@ -91,6 +91,9 @@ RelaxOutcome run_relax(const RelaxCommand& command) {
               << (background ? "; background cycles first" : "");
   info.description = description.str();
   write_relax_mdf(command.out / "relax.mdf", sample, background ? &*background : nullptr, setup.scanner, setup.program, info);
+  // Recorded first, then refused: a clipped acquisition stays in relax.mdf for inspection.
+  check_relax_adc_range(sample, setup.scanner, "sample acquisition of '" + plan.sample.name + "'");
+  if (background) check_relax_adc_range(*background, setup.scanner, "background acquisition (" + background_text + ")");
 
   recon::RelaxometryInput input;
   input.sample_name = plan.sample.name;

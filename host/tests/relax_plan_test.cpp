@@ -74,7 +74,7 @@ TEST(RelaxPlan, ShippedPlansLoadAndFitTheRelaxometer) {
   EXPECT_DOUBLE_EQ(p.sweep_rate_hz, 20.0);
   EXPECT_DOUBLE_EQ(p.gradient_t_per_m, 2.0);
   EXPECT_EQ(p.sample.name, "single-core 30 nm");
-  EXPECT_DOUBLE_EQ(p.sample.iron_ug, 10.0);
+  EXPECT_DOUBLE_EQ(p.sample.iron_ug, 2.0);
 }
 
 TEST(RelaxPlan, EachBadValueIsRefusedNamingTheKey) {

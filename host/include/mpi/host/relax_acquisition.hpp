@@ -50,6 +50,11 @@ RelaxRun read_relax_capture(const RelaxProgram& program, const RelaxScanner& sca
 std::vector<double> relax_bias_samples(const RelaxProgram& program, const RelaxScanner& scanner);
 
 // The analysis input of a run (voltage at the coil, drive field per sample, bias per sample).
+// Throws std::runtime_error naming `what`, the channel, the number of samples and the first drive cycle and
+// sample when any ADC code of the run sits at the converter's limits (|code| >= 32764 or -32768): a
+// clipped receive signal (too much iron for the LNA gain and drive) or a clipped reference pickup makes
+// the PSF wider and its peak lower without any other sign, so such a run is not analysed.
+void check_relax_adc_range(const RelaxRun& run, const RelaxScanner& scanner, const std::string& what);
 recon::RelaxometryAcquisition relax_cycles(const RelaxRun& run, const RelaxProgram& program, const RelaxScanner& scanner);
 
 // The raw data as MDF (topology MPS): one frame per drive cycle, background cycles (if any) first and
