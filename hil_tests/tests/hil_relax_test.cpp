@@ -20,6 +20,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -94,7 +95,10 @@ std::map<std::string, std::string> run_relax(const fs::path& dir, const fs::path
   std::string output;
   const int rc = hil::run_program({MPI_HOST_EXE, "relax", "--plan", plan.string(), "--scanner", kScanner.string(), "--out", out.string(),
                                    "--connect", "127.0.0.1:" + std::to_string(scenario.firmware_port()), "--timeout", "30"},
-                                  &output, (f.work_dir / "mpi-relax.log").string());
+                                  &output, (f.work_dir / "mpi-relax.log").string(),
+                                  // The analysis's sparse fit takes ~25 s of CPU; ctest runs each case in its
+                                  // own process, so on a loaded machine a run can take minutes.
+                                  std::chrono::minutes(10));
   if (rc != 0 && failure != nullptr) {
     *failure = output + hil::test::read_file(f.work_dir / "mpi-relax.log");
     return {};
