@@ -160,6 +160,21 @@ void prepare_output(const fs::path& out) {
 
 }  // namespace
 
+// Runs one step of a subcommand: an exception becomes one line "PREFIX: what" on stderr and the exit code 2
+// for bad input (std::invalid_argument: files, addresses, options) or 1 for anything else.
+template <typename Step>
+int run_step(const char* prefix, Step&& step) {
+  try {
+    return step();
+  } catch (const std::invalid_argument& e) {
+    std::cerr << prefix << ": " << e.what() << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << prefix << ": " << e.what() << '\n';
+    return 1;
+  }
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"mpi: run and replay magnetic particle imaging scans"};
   app.require_subcommand(1);
@@ -269,19 +284,13 @@ int main(int argc, char** argv) {
         std::getline(std::cin, line);
       };
     }
-    try {
+    return run_step("mpi relax", [&] {
       const host::RelaxOutcome r = host::run_relax(command);
       std::cout << r.summary << "outputs in " << fs::absolute(out_dir).lexically_normal().string() << ": ";
       for (std::size_t i = 0; i < r.written.size(); ++i) std::cout << (i ? ", " : "") << r.written[i];
       std::cout << '\n';
       return 0;
-    } catch (const std::invalid_argument& e) {
-      std::cerr << "mpi relax: " << e.what() << '\n';
-      return 2;
-    } catch (const std::exception& e) {
-      std::cerr << "mpi relax: " << e.what() << '\n';
-      return 1;
-    }
+    });
   }
   if (relax_compare->parsed()) {
     try {
@@ -358,22 +367,16 @@ int main(int argc, char** argv) {
   }
 
   if (clear->parsed()) {
-    try {
+    return run_step("mpi", [&] {
       const auto [host_name, port] = host::parse_address(address);
       const link::v1::Status status = host::clear_faults(host_name, port, std::chrono::milliseconds(5000));
       std::cout << "faults cleared; the board is in " << link::v1::BoardMode_Name(status.mode()) << '\n';
       return 0;
-    } catch (const std::invalid_argument& e) {
-      std::cerr << "mpi: " << e.what() << '\n';
-      return 2;
-    } catch (const std::exception& e) {
-      std::cerr << "mpi: " << e.what() << '\n';
-      return 1;
-    }
+    });
   }
 
   if (rec->parsed()) {
-    try {
+    return run_step("mpi", [&] {
       rec_options.solver = host::parse_mdf_solver(rec_solver);
       if (!rec_frames.empty()) host::parse_frame_range(rec_frames, rec_options);
       prepare_output(out_dir);
@@ -389,13 +392,7 @@ int main(int argc, char** argv) {
       std::cout << r.report << "outputs in " << fs::absolute(out).lexically_normal().string()
                 << ": image.png, image.csv, last_image.png, last_image.csv, report.txt\n";
       return 0;
-    } catch (const std::invalid_argument& e) {
-      std::cerr << "mpi: " << e.what() << '\n';
-      return 2;
-    } catch (const std::exception& e) {
-      std::cerr << "mpi: " << e.what() << '\n';
-      return 1;
-    }
+    });
   }
 
   if (replay->parsed() && !replay_mdf_file.empty()) {
@@ -446,7 +443,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  try {
+  return run_step("mpi", [&] {
     const fs::path out(out_dir);
     const bool sm = plan.reconstruction.method == host::ReconstructionMethod::system_matrix;
     const std::string method = plan.multi_dimensional() ? (sm ? "system matrix (" : "x-space (") + plan.sequence.name + ")" : "1D x-space";
@@ -461,11 +458,5 @@ int main(int argc, char** argv) {
     std::cout << "outputs in " << fs::absolute(out).lexically_normal().string() << ": " << written
               << (scan->parsed() ? ", raw.mpilink, scan.mdf" : "") << '\n';
     return 0;
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "mpi: " << e.what() << '\n';
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "mpi: " << e.what() << '\n';
-    return 1;
-  }
+  });
 }
