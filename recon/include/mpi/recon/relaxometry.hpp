@@ -19,8 +19,12 @@
 //     adiabatic curve M_adi = M + tau dM/dt per scan direction on a field grid (linear between nodes, a
 //     light second-difference penalty, zero slope at the outer edges (saturation), the edges' mean zero
 //     (odd curve)). The cost is quadratic in tau, so tau_fit_s, the Debye time that makes all partial
-//     FOVs agree on one curve, comes out in closed form. The fitted per-cycle terms give back each
-//     cycle's fundamental (through 1 / (1 + j w0 tau)), hence its full spectrum and time signal.
+//     FOVs agree on one curve, comes out in closed form; as the signal is noisy on both sides of that
+//     regression, the estimate is refined with an instrument (the change of the fitted curves along each
+//     cycle), which removes the noise bias. The per-cycle unknowns are eliminated exactly (Schur
+//     complement) and the curves solved as a band system (block_arrow_solver.hpp): about 1-2 s per sweep.
+//     The fitted per-cycle terms give back each cycle's fundamental (through 1 / (1 + j w0 tau)), hence
+//     its full spectrum and time signal.
 // Figures (all fields are flux densities mu0 H in mT, as scanners quote them):
 //  - equilibrium: the adiabatic moment curve M(H) (mean of the two directions), its PSF dM/dH (A m^2 per
 //    T of mu0 H, central differences on the grid) and FWHM: the tracer's own curve, relaxation removed.
@@ -41,7 +45,8 @@
 //    crosses 0. It reads the cycle's full signal, whose fundamental comes from step 4.
 //  - tau_mirror_s: REFERENCE 1.2 (b): with S a cycle's spectrum timed from its drive maximum and
 //    M = -conj(S) the spectrum of the time-reversed, negated signal, tau = (M - S) / (j 2 pi n f0 (M + S)),
-//    least squares over harmonics 2..max_harmonic of the cycles with |b| <= A / 2; it reads only measured
+//    over harmonics 2..max_harmonic of the cycles with |b| <= A / 2 (instrument variables: the measured
+//    M + S weighted by that of the predicted signal, so the noise does not bias it); it reads only measured
 //    harmonics (n >= 2). A bias ramp inside a cycle breaks the mirror symmetry to first order; that share
 //    is removed first: the signal predicted from the equilibrium curve for the cycle's actual field minus
 //    that for the bias held at its value at the drive maximum (tau_fit_s enters only this correction).
