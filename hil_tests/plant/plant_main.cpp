@@ -8,10 +8,12 @@
 //
 // --pace 1 (default) runs in step with the wall clock like the hardware; 0 as fast as possible. The samples
 // are the same either way. --control names a file polled every ~10 ms: each line appended to it is a fault
-// command (faults.hpp) applied at the sample the plant is at. --counter-pattern: the ADC frames carry the
-// counter pattern (counter_pattern.hpp) instead of the physics, to check streaming. --field-trace: the plant records
-// the field it applied (field_trace.hpp) and writes it to FILE whenever an acquisition stops and at exit
-// (the whole run each time: every scan so far). Bad input: exit 2, "mpi-plant: <message>".
+// command (faults.hpp: e.g. "interlock open", "sample_holder out", "sample_holder in") applied at the sample
+// the plant is at, logged as "control: '<command>' applied at sample N" (or "control: '<command>': <why>"
+// when refused). --counter-pattern: the ADC frames carry the counter pattern (counter_pattern.hpp) instead
+// of the physics, to check streaming. --field-trace: the plant records the field it applied (field_trace.hpp)
+// and writes it to FILE whenever an acquisition stops and at exit (the whole run each time: every scan so
+// far). Bad input: exit 2, "mpi-plant: <message>".
 #include "mpi/drivers/shared_memory_region.hpp"
 #include "mpi/hil/control_file.hpp"
 #include "mpi/hil/plant.hpp"

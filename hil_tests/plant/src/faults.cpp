@@ -22,7 +22,7 @@ constexpr KindName kKinds[] = {
     {FaultKind::amplifier_dropout, "amplifier_dropout"}, {FaultKind::over_temperature, "over_temperature"},
     {FaultKind::adc_saturation, "adc_saturation"},       {FaultKind::clock_glitch, "clock_glitch"},
     {FaultKind::stuck_pointer, "stuck_pointer"},         {FaultKind::interlock, "interlock"},
-    {FaultKind::instant_stop, "instant_stop"},
+    {FaultKind::instant_stop, "instant_stop"},           {FaultKind::sample_holder, "sample_holder"},
 };
 
 bool kind_from_name(std::string_view name, FaultKind& kind) noexcept {
@@ -50,7 +50,8 @@ std::set<std::string> keys_of(FaultKind kind) {
     case FaultKind::clock_glitch: return {"samples"};
     case FaultKind::stuck_pointer: return {"duration"};
     case FaultKind::interlock:
-    case FaultKind::instant_stop: return {"state"};
+    case FaultKind::instant_stop:
+    case FaultKind::sample_holder: return {"state"};
   }
   return {};
 }
@@ -137,6 +138,13 @@ Fault read_fault(const toml::table& table, const std::string& where_base) {
       if (state == (lock ? "open" : "press")) fault.engage = true;
       else if (state == (lock ? "close" : "release")) fault.engage = false;
       else r.fail("state", std::string("expected ") + (lock ? "\"open\" or \"close\"" : "\"press\" or \"release\"") + ", got '" + state + "'");
+      break;
+    }
+    case FaultKind::sample_holder: {
+      const std::string state = r.string("state");
+      if (state == "out") fault.sample_in = false;
+      else if (state == "in") fault.sample_in = true;
+      else r.fail("state", "expected \"out\" or \"in\", got '" + state + "'");
       break;
     }
   }
@@ -258,6 +266,12 @@ Fault parse_control_command(std::string_view line) {
       else throw std::invalid_argument(words[0] + ": expected " + (lock ? "open or close" : "press or release") + ", got '" + join(words, 1) + "'");
       break;
     }
+    case FaultKind::sample_holder:
+      need(2, "sample_holder out|in");
+      if (words.size() == 2 && words[1] == "out") fault.sample_in = false;
+      else if (words.size() == 2 && words[1] == "in") fault.sample_in = true;
+      else throw std::invalid_argument("sample_holder: expected out or in, got '" + join(words, 1) + "'");
+      break;
   }
   if ((fault.kind == FaultKind::adc_saturation || fault.kind == FaultKind::stuck_pointer ||
        (fault.kind == FaultKind::amplifier_dropout && words.size() > 2)) &&

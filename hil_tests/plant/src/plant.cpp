@@ -157,6 +157,7 @@ Plant::Plant(const PlantConfig& config, std::byte* region_base, PlantOptions opt
   for (const Offset& off : offsets_) max_field += off.tesla_per_full_scale;
   model_ = std::make_unique<recon::ParticleSignalModel>(tracer, std::vector<recon::ParticleSource>{}, gradient_, max_field);
   set_sources(std::move(sources));
+  if (!robot_) phantom_sources_ = model_->sources();
   modes_ = model_->modes();
   for (std::size_t i = 0; i < modes_; ++i) debye_.emplace_back(model_->tau_s(i), half);
   mu_prev_.assign(modes_, Eigen::Vector3d::Zero());
@@ -577,7 +578,17 @@ void Plant::idle(std::uint64_t samples) {
 void Plant::robot_arrive() {
   robot_position_ = robot_target_;
   robot_arrival_clock_ = kNever;
+  if (!sample_in_) return;  // the holder is empty: the robot carries no sample
   set_sources(robot_sources(*config_.phantom.robot, config_.phantom.voxel_size_m, robot_position_));
+  invalidate();
+}
+
+void Plant::set_sample_holder(bool sample_in) {
+  if (sample_in == sample_in_) return;
+  sample_in_ = sample_in;
+  if (!sample_in) set_sources({});
+  else if (robot_) set_sources(robot_sources(*config_.phantom.robot, config_.phantom.voxel_size_m, robot_position_));
+  else set_sources(phantom_sources_);
   invalidate();
 }
 
@@ -640,6 +651,9 @@ void Plant::apply_fault(const Fault& f, std::uint64_t p) {
       break;
     case FaultKind::instant_stop:
       instant_stop_ = f.engage;
+      break;
+    case FaultKind::sample_holder:
+      set_sample_holder(f.sample_in);
       break;
   }
 }

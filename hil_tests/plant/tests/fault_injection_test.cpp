@@ -144,5 +144,162 @@ TEST(FaultInjection, FaultsNamingUnknownChannelsAreRefused) {
   }
 }
 
+// --- sample holder ---
+
+// small_config() with everything that is no particle signal switched on: drive feedthrough, receive noise,
+// the analog notch (when `notch`), amplifier distortion and thermal gain drift.
+PlantConfig holder_config(bool notch = true) {
+  PlantConfig c = small_config();
+  for (auto& rx : c.scanner.receive.channels) {
+    rx.feedthrough_v_s_per_t = 1e-6;
+    rx.noise_density_v_per_sqrt_hz = 2e-9;
+    if (notch) rx.fundamental_suppression_db = 40.0;
+  }
+  c.scanner.drive[0].harmonic_distortion = {1e-3, 3e-4};
+  c.scanner.drive[1].gain_drift_per_k = -2e-3;
+  return c;
+}
+
+PlantConfig empty_phantom(PlantConfig c) {
+  c.phantom = points({});
+  return c;
+}
+
+void drive_both(PlantRig& rig) {
+  rig.dds(0, 0, increment_for_period(128), 30000);
+  rig.dds(1, 0, increment_for_period(64), 20000, std::uint64_t{1} << 45);
+  rig.switch_on(0);
+  rig.switch_on(1);
+}
+
+// Starts an acquisition of `frames` frames, then stops it (the stop is seen at the next step).
+void acquire(PlantRig& rig, std::uint64_t frames) {
+  rig.start();
+  rig.run(frames);
+  rig.stop();
+  rig.plant.step(1);
+  ASSERT_FALSE(rig.plant.running());
+}
+
+constexpr unsigned kReceive = 2;
+
+// Frames [from, to) of both receive channels, ADC codes and ADC inputs, equal bit for bit.
+void expect_same_receive(const PlantRig& a, const PlantRig& b, std::uint64_t from, std::uint64_t to, const char* what) {
+  for (std::uint64_t n = from; n < to; ++n) {
+    for (unsigned ch = 0; ch < kReceive; ++ch) {
+      ASSERT_EQ(a.sample(n, ch), b.sample(n, ch)) << what << ": frame " << n << " channel " << ch;
+      ASSERT_EQ(a.plant.adc_input_v(n, ch), b.plant.adc_input_v(n, ch)) << what << ": frame " << n << " channel " << ch;
+    }
+  }
+}
+
+std::uint64_t differing_receive_samples(const PlantRig& a, const PlantRig& b, std::uint64_t frames) {
+  std::uint64_t count = 0;
+  for (std::uint64_t n = 0; n < frames; ++n) {
+    for (unsigned ch = 0; ch < kReceive; ++ch) count += a.sample(n, ch) != b.sample(n, ch) ? 1 : 0;
+  }
+  return count;
+}
+
+TEST(FaultInjection, SampleHolderOutGivesTheEmptyBoreAndInGivesTheSampleBack) {
+  constexpr std::uint64_t kFrames = 6000;
+  PlantRig with_sample(holder_config());
+  PlantRig empty(empty_phantom(holder_config()));
+  PlantRig holder(holder_config());
+  ASSERT_TRUE(empty.plant.model().sources().empty());
+  for (PlantRig* rig : {&with_sample, &empty, &holder}) drive_both(*rig);
+
+  holder.plant.inject(parse_control_command("sample_holder out"));
+  holder.plant.inject(parse_control_command("sample_holder out"));  // out twice = out
+  EXPECT_TRUE(holder.plant.model().sources().empty());
+  for (PlantRig* rig : {&with_sample, &empty, &holder}) acquire(*rig, kFrames);
+  // The particles are visible (else the comparisons below could not tell the states apart) ...
+  ASSERT_GT(differing_receive_samples(with_sample, empty, kFrames), kFrames / 2);
+  // ... and with the holder out the plant receives exactly what the empty phantom's plant receives: the
+  // feedthrough, distortion, noise and notch are all still there.
+  std::uint64_t nonzero = 0;
+  for (std::uint64_t n = 0; n < kFrames; ++n) nonzero += empty.sample(n, 0) != 0 ? 1 : 0;
+  EXPECT_GT(nonzero, kFrames / 2);
+  expect_same_receive(holder, empty, 0, kFrames, "sample out");
+
+  holder.plant.inject(parse_control_command("sample_holder in"));
+  holder.plant.inject(parse_control_command("sample_holder in"));  // in twice = in
+  ASSERT_EQ(holder.plant.model().sources().size(), with_sample.plant.model().sources().size());
+  for (PlantRig* rig : {&with_sample, &empty, &holder}) acquire(*rig, kFrames);
+  ASSERT_GT(differing_receive_samples(with_sample, empty, kFrames), kFrames / 2);
+  expect_same_receive(holder, with_sample, 0, kFrames, "sample in");
+}
+
+TEST(FaultInjection, ScheduledSampleHolderActsAtItsSampleDuringAnAcquisition) {
+  // Direct path (no pattern cache) and no notch: after the one sample whose moment difference straddles
+  // the change, the signal is the other plant's exactly.
+  constexpr std::uint64_t kOut = 2500;   // 1 ms
+  constexpr std::uint64_t kIn = 5000;    // 2 ms
+  constexpr std::uint64_t kFrames = 7500;
+  const PlantOptions direct{.caching = false, .record = true};
+  PlantConfig c = holder_config(false);
+  PlantRig with_sample(c, direct);
+  PlantRig empty(empty_phantom(c), direct);
+  c.faults = parse_faults(R"(
+[[fault]]
+kind = "sample_holder"
+at = "1 ms"
+state = "out"
+[[fault]]
+kind = "sample_holder"
+at = "2 ms"
+state = "in"
+)",
+                          "faults.toml");
+  PlantRig holder(c, direct);
+  for (PlantRig* rig : {&with_sample, &empty, &holder}) {
+    drive_both(*rig);
+    rig->start();
+    rig->run(kFrames, 700);
+  }
+  ASSERT_GT(differing_receive_samples(with_sample, empty, kFrames), kFrames / 2);
+  expect_same_receive(holder, with_sample, 0, kOut, "before out");
+  expect_same_receive(holder, empty, kOut + 1, kIn, "out");
+  expect_same_receive(holder, with_sample, kIn + 1, kFrames, "in again");
+}
+
+TEST(FaultInjection, SampleHolderInPutsTheRobotsSampleBackWhereTheRobotIs) {
+  constexpr std::uint64_t kFrames = 6000;
+  const auto robot_config = [](double iron_kg) {
+    PlantConfig c = holder_config();
+    config::RobotDescription robot;
+    robot.grid = {3, 2, 1};
+    robot.fov_m = {6e-3, 4e-3, 1e-3};
+    robot.sample_edge_m = 0.1e-3;
+    robot.iron_kg = iron_kg;
+    robot.move_time_s = 1e-3;
+    c.phantom = {};
+    c.phantom.voxel_size_m = 0.5e-3;
+    c.phantom.robot = robot;
+    return c;
+  };
+  PlantRig with_sample(robot_config(5e-9));
+  PlantRig empty(robot_config(0.0));   // a holder without iron
+  PlantRig holder(robot_config(5e-9));
+  holder.plant.inject(parse_control_command("sample_holder out"));
+  for (PlantRig* rig : {&with_sample, &empty, &holder}) {
+    drive_both(*rig);
+    rig->regs.write32(rm::kRobotTarget, 5);  // (2, 1, 0): two 1 ms steps
+    for (int i = 0; i < 6; ++i) rig->plant.step(1000);
+    ASSERT_EQ(rig->regs.read32(rm::kRobotPosition), 5U);
+  }
+  EXPECT_TRUE(holder.plant.model().sources().empty());  // the robot moved, the holder stayed empty
+  for (PlantRig* rig : {&with_sample, &empty, &holder}) acquire(*rig, kFrames);
+  ASSERT_GT(differing_receive_samples(with_sample, empty, kFrames), kFrames / 2);
+  expect_same_receive(holder, empty, 0, kFrames, "sample out");
+
+  holder.plant.inject(parse_control_command("sample_holder in"));
+  ASSERT_EQ(holder.plant.model().sources().size(), 1U);
+  EXPECT_NEAR(holder.plant.model().sources()[0].position_m.x(), 2e-3, 1e-12);  // position 5, not the start
+  EXPECT_NEAR(holder.plant.model().sources()[0].position_m.y(), 1e-3, 1e-12);
+  for (PlantRig* rig : {&with_sample, &empty, &holder}) acquire(*rig, kFrames);
+  expect_same_receive(holder, with_sample, 0, kFrames, "sample in");
+}
+
 }  // namespace
 }  // namespace mpi::hil::test

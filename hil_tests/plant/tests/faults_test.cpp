@@ -119,5 +119,64 @@ TEST(Faults, BadControlCommandsSayWhy) {
   }
 }
 
+TEST(Faults, SampleHolderParsesFromFileAndCommand) {
+  const auto faults = parse_faults(R"(
+[[fault]]
+kind = "sample_holder"
+at = "0 s"
+state = "out"
+[[fault]]
+kind = "sample_holder"
+at = "2 s"
+state = "in"
+)",
+                                   "faults.toml");
+  ASSERT_EQ(faults.size(), 2U);
+  EXPECT_EQ(faults[0].kind, FaultKind::sample_holder);
+  EXPECT_EQ(to_string(faults[0].kind), "sample_holder");
+  EXPECT_FALSE(faults[0].sample_in);
+  EXPECT_EQ(faults[0].at_s, 0.0);
+  EXPECT_TRUE(faults[1].sample_in);
+  EXPECT_DOUBLE_EQ(faults[1].at_s, 2.0);
+
+  Fault f = parse_control_command("sample_holder out");
+  EXPECT_EQ(f.kind, FaultKind::sample_holder);
+  EXPECT_FALSE(f.sample_in);
+  f = parse_control_command("  sample_holder   in ");
+  EXPECT_EQ(f.kind, FaultKind::sample_holder);
+  EXPECT_TRUE(f.sample_in);
+}
+
+TEST(Faults, BadSampleHolderStatesSayWhereAndWhat) {
+  const std::string message = error_of("[[fault]]\nkind = \"interlock\"\nat = \"0 s\"\nstate = \"open\"\n"
+                                       "[[fault]]\nkind = \"sample_holder\"\nat = \"1 s\"\nstate = \"half\"\n");
+  EXPECT_NE(message.find("faults.toml: [[fault]] #2 (sample_holder) state: expected \"out\" or \"in\", got 'half'"), std::string::npos) << message;
+  EXPECT_NE(error_of("[[fault]]\nkind = \"sample_holder\"\nat = \"1 s\"\n").find("[[fault]] #1 (sample_holder) state: missing"),
+            std::string::npos);
+  EXPECT_NE(error_of("[[fault]]\nkind = \"sample_holder\"\nat = \"1 s\"\nstate = \"in\"\nchannel = \"x\"\n").find("channel: unknown key"),
+            std::string::npos);
+  EXPECT_NE(error_of("[[fault]]\nkind = \"sample_holder\"\nat = \"1 s\"\nstate = 1\n").find("state: expected a string"),
+            std::string::npos);
+
+  for (const char* line : {"sample_holder", "sample_holder half", "sample_holder in out", "sample_holder IN"}) {
+    try {
+      (void)parse_control_command(line);
+      ADD_FAILURE() << "accepted '" << line << "'";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("sample_holder"), std::string::npos) << e.what();
+    }
+  }
+  try {
+    (void)parse_control_command("sample_holder half");
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("expected out or in, got 'half'"), std::string::npos) << e.what();
+  }
+  try {
+    (void)parse_control_command("sample_holder");
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("usage: sample_holder out|in"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace mpi::hil

@@ -37,7 +37,7 @@ Scenario::Scenario(const ScenarioPrograms& programs, const ScenarioFiles& files)
   if (!files.faults.empty()) plant_args.insert(plant_args.end(), {"--faults", files.faults.string()});
   if (!files.control.empty()) plant_args.insert(plant_args.end(), {"--control", files.control.string()});
   if (!files.field_trace.empty()) plant_args.insert(plant_args.end(), {"--field-trace", files.field_trace.string()});
-  plant_ = std::make_unique<ChildProcess>(plant_args, log("plant"));
+  plant_ = std::make_unique<ChildProcess>(plant_args, plant_log().string());
   plant_->wait_for_line("plant ready", std::chrono::seconds(30));
   firmware_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{programs.firmware.string(), "--bus", "shm:" + shm_name_, "--scanner", files.scanner.string(),

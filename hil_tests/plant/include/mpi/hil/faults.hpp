@@ -33,10 +33,14 @@
 //   kind = "instant_stop"           # state = "press" | "release"
 //   at = "60 ms"
 //   state = "press"
+//   [[fault]]
+//   kind = "sample_holder"          # state = "out" (the bore is empty: no particle signal; feedthrough,
+//   at = "0 s"                      #  noise and distortion stay) | "in" (the phantom's sample is back)
+//   state = "out"
 //
 // Control commands (the same kinds, applied at the sample the plant is at when it reads them):
 //   amplifier_dropout x [20 ms] | over_temperature x 90 degC | adc_saturation rx_x 5 ms | clock_glitch 3 |
-//   stuck_pointer 20 ms | interlock open|close | instant_stop press|release
+//   stuck_pointer 20 ms | interlock open|close | instant_stop press|release | sample_holder out|in
 #pragma once
 
 #include "mpi/config/config_error.hpp"
@@ -49,7 +53,16 @@
 
 namespace mpi::hil {
 
-enum class FaultKind { amplifier_dropout, over_temperature, adc_saturation, clock_glitch, stuck_pointer, interlock, instant_stop };
+enum class FaultKind {
+  amplifier_dropout,
+  over_temperature,
+  adc_saturation,
+  clock_glitch,
+  stuck_pointer,
+  interlock,
+  instant_stop,
+  sample_holder,
+};
 
 // "amplifier_dropout", ...
 std::string_view to_string(FaultKind kind) noexcept;
@@ -63,6 +76,7 @@ struct Fault {
   double temperature_k = 0.0;    // over_temperature
   std::uint32_t samples = 0;     // clock_glitch
   bool engage = true;            // interlock: open; instant_stop: press (false: close / release)
+  bool sample_in = true;         // sample_holder: in (false: out, the sample holder is empty)
 };
 
 // Parses a faults file's text; `source` names it in messages. Throws config::ConfigError naming the file,

@@ -242,6 +242,7 @@ class Plant {
   void update_temperatures(double seconds) noexcept;
   void update_drift(unsigned d) noexcept;
   void robot_arrive();
+  void set_sample_holder(bool sample_in);
   void idle(std::uint64_t samples);
   // physics
   void invalidate() noexcept;
@@ -345,6 +346,11 @@ class Plant {
   std::uint64_t idle_samples_ = 0;
   std::uint64_t clock_ = 0;        // samples of plant time, running or idle
   std::uint64_t clock_at_trigger_ = 0;
+
+  // sample holder: out removes every particle source, in puts the phantom's back (a robot's at its present
+  // position); the robot moves on while the holder is out
+  bool sample_in_ = true;
+  std::vector<recon::ParticleSource> phantom_sources_;   // the phantom's sources as given to the model (not robot)
 
   // robot
   bool robot_ = false;

@@ -43,6 +43,11 @@ class Scenario {
 
   [[nodiscard]] std::uint16_t firmware_port() const noexcept { return port_; }
   [[nodiscard]] const std::string& shm_name() const noexcept { return shm_name_; }
+  // The plant's log (its stderr): work_dir/plant.log. With a control file, each command it applies is
+  // logged there as "control: '<command>' applied at sample N".
+  [[nodiscard]] std::filesystem::path plant_log() const { return files_.work_dir / "plant.log"; }
+  // The control file the plant polls (ScenarioFiles::control; empty: none).
+  [[nodiscard]] const std::filesystem::path& control_file() const noexcept { return files_.control; }
   // Runs `mpi scan` against the firmware, writing into out_dir; returns its exit code.
   int run_scan(const std::filesystem::path& out_dir, std::string* output = nullptr);
   // Ends firmware and plant now; returns true if both exited by themselves on SIGTERM with code 0.
