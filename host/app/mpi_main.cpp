@@ -281,7 +281,9 @@ int main(int argc, char** argv) {
       command.insert_sample = [] {
         std::cout << "empty acquisition done: put the sample in and press Enter" << std::endl;
         std::string line;
-        std::getline(std::cin, line);
+        if (!std::getline(std::cin, line)) {
+          throw std::runtime_error("standard input ended before the sample was confirmed in (the empty acquisition is in background.mpilink; use --no-wait for unattended runs)");
+        }
       };
     }
     return run_step("mpi relax", [&] {
