@@ -12,6 +12,7 @@ packages=(
   g++-aarch64-linux-gnu qemu-user
   libprotobuf-dev:arm64 libspdlog-dev:arm64 libfmt-dev:arm64
   libgtest-dev:arm64 libgmock-dev:arm64 libtomlplusplus-dev:arm64
+  libssl-dev:arm64                       # libcrypto: the link's authentication (protocol library)
   libcli11-dev                           # header-only, architecture-independent
   libboost1.81-dev                       # Asio is header-only: the host's headers and CMake package serve
 )

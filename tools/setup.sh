@@ -14,6 +14,7 @@ packages=(
   libcairo2-dev             # profile plots (PNG with text)
   python3-h5py python3-numpy  # tools/mdf: MDF checker and reference files
   libhdf5-dev               # MDF files (HDF5 C API)
+  libssl-dev                # the link's authentication: HMAC-SHA256 and random nonces (libcrypto)
 )
 
 missing=()
