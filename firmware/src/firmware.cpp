@@ -158,12 +158,12 @@ std::unique_ptr<drivers::RegisterBus> open_bus(const std::string& spec) {
 }
 
 struct Firmware::Impl {
-  Impl(std::unique_ptr<drivers::RegisterBus> b, const config::ScannerDescription& scanner, const tcp::endpoint& endpoint)
+  Impl(std::unique_ptr<drivers::RegisterBus> b, const config::ScannerDescription& scanner, const tcp::endpoint& endpoint, protocol::Key key)
       : bus(std::move(b)),
         queue(kQueueArenaBytes, kQueueMaxSlots),
         streamer(*bus, queue, wakeup),
         sequencer(*bus, scanner, streamer),
-        server(io, endpoint, sequencer, queue, wakeup),
+        server(io, endpoint, sequencer, queue, wakeup, std::move(key)),
         signals(io) {}
 
   void control_loop() {
@@ -227,7 +227,8 @@ struct Firmware::Impl {
   ThreadPolicy thread_policy;
 };
 
-Firmware::Firmware(std::unique_ptr<drivers::RegisterBus> bus, const config::ScannerDescription& scanner, const ListenAddress& listen) {
+Firmware::Firmware(std::unique_ptr<drivers::RegisterBus> bus, const config::ScannerDescription& scanner, const ListenAddress& listen,
+                   protocol::Key key) {
   if (!bus) throw SetupError("no register bus");
   const BoardGeometry board = read_board_geometry(*bus);
   if (board.adc_channels == 0 || board.adc_decimation == 0 || board.dac_clock_hz <= 0.0 || board.drive_channels == 0) {
@@ -239,7 +240,7 @@ Firmware::Firmware(std::unique_ptr<drivers::RegisterBus> bus, const config::Scan
   const asio::ip::address address = asio::ip::make_address(listen.host == "localhost" ? "127.0.0.1" : listen.host, ec);
   if (ec) throw SetupError("cannot listen on " + where + ": '" + listen.host + "' is not an IP address");
   try {
-    impl_ = std::make_unique<Impl>(std::move(bus), scanner, tcp::endpoint(address, listen.port));
+    impl_ = std::make_unique<Impl>(std::move(bus), scanner, tcp::endpoint(address, listen.port), std::move(key));
   } catch (const boost::system::system_error& e) {
     const std::string reason = e.code() == asio::error::address_in_use ? "address already in use" : lower_first(e.code().message());
     throw SetupError("cannot listen on " + where + ": " + reason);

@@ -1,6 +1,7 @@
 #include "mpi/firmware/link_server.hpp"
 
 #include "mpi/firmware/scanner_limits.hpp"
+#include "mpi/protocol/limits.hpp"
 #include "mpi/protocol/version.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -10,6 +11,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <optional>
 
 namespace mpi::firmware {
 
@@ -43,19 +46,34 @@ std::string body_name(const v1::Envelope& envelope) {
 }  // namespace
 
 struct LinkServer::Session {
-  Session(tcp::socket s, std::uint64_t session_id) : socket(std::move(s)), id(session_id), peer(endpoint_text(socket)) {}
+  Session(tcp::socket s, std::uint64_t session_id) : socket(std::move(s)), id(session_id), peer(endpoint_text(socket)) {
+    error_code ec;
+    const tcp::endpoint remote = socket.remote_endpoint(ec);
+    address = ec ? peer : remote.address().to_string();
+  }
+
+  enum class Stage { hello, auth, ready };
 
   tcp::socket socket;
   std::uint64_t id;
   std::string peer;
+  std::string address;  // without the port: failed handshakes are counted per address
+  std::string name;     // Hello.client_name
   protocol::FrameDecoder decoder;
   std::array<std::byte, 1U << 16> buffer{};
-  std::deque<std::string> outgoing;  // control frames, sent before any waiting chunk
-  bool greeted = false;
+  std::deque<std::string> outgoing;  // control frames (and an observer's data copies), in order
+  Stage stage = Stage::hello;
+  v1::Role role = v1::ROLE_UNSPECIFIED;  // requested in Hello, granted after authentication
+  std::string reclaim_token;             // presented in Hello
+  std::array<std::byte, protocol::kNonceBytes> client_nonce{};
+  std::array<std::byte, protocol::kNonceBytes> server_nonce{};
+  std::uint64_t dropped_data_frames = 0;  // observer: copies dropped because it read too slowly
   bool supervised = false;  // announced the "heartbeat" capability
   bool open = true;
   bool writing = false;
   bool close_when_flushed = false;
+
+  [[nodiscard]] bool ready() const noexcept { return stage == Stage::ready && open && !close_when_flushed; }
 };
 
 namespace {
@@ -89,8 +107,16 @@ void linger_close(asio::io_context& io, const SessionPtr& session) {
 
 }  // namespace
 
-LinkServer::LinkServer(asio::io_context& io, const tcp::endpoint& endpoint, Sequencer& sequencer, FrameQueue& queue, const Wakeup& wakeup)
-    : io_(&io), acceptor_(io), fault_timer_(io), field_timer_(io), sequencer_(&sequencer), queue_(&queue), wakeup_(io, wakeup.duplicate_descriptor()) {
+LinkServer::LinkServer(asio::io_context& io, const tcp::endpoint& endpoint, Sequencer& sequencer, FrameQueue& queue, const Wakeup& wakeup,
+                       protocol::Key key)
+    : io_(&io),
+      acceptor_(io),
+      fault_timer_(io),
+      field_timer_(io),
+      sequencer_(&sequencer),
+      queue_(&queue),
+      wakeup_(io, wakeup.duplicate_descriptor()),
+      key_(std::move(key)) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(tcp::acceptor::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -121,10 +147,8 @@ void LinkServer::close() {
   // itself, keeping the io_context busy for ever. Every re-arming handler checks closed_ instead.
   closed_ = true;
   stop_accepting();
-  if (active_) {
-    const std::shared_ptr<Session> session = active_;
-    drop(session);
-  }
+  const std::vector<std::shared_ptr<Session>> sessions = sessions_;
+  for (const std::shared_ptr<Session>& session : sessions) drop(session);
   error_code ignored;
   wakeup_.close(ignored);
   fault_timer_.cancel();
@@ -132,7 +156,8 @@ void LinkServer::close() {
 }
 
 bool LinkServer::flushed() const noexcept {
-  return queue_->empty() && !slot_in_flight_ && (!active_ || active_->outgoing.empty());
+  if (!queue_->empty() || slot_in_flight_) return false;
+  return std::all_of(sessions_.begin(), sessions_.end(), [](const std::shared_ptr<Session>& s) { return s->outgoing.empty(); });
 }
 
 void LinkServer::accept() {
@@ -141,12 +166,13 @@ void LinkServer::accept() {
     if (!ec) {
       error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      if (active_) {
-        reject_busy(std::move(socket));
+      if (sessions_.size() >= kMaxConnections) {
+        reject(std::move(socket), v1::ERROR_BUSY, fmt::format("the board serves at most {} connections", kMaxConnections));
       } else {
-        active_ = std::make_shared<Session>(std::move(socket), next_session_id_++);
-        spdlog::info("host {} connected", active_->peer);
-        read(active_);
+        auto session = std::make_shared<Session>(std::move(socket), next_session_id_++);
+        sessions_.push_back(session);
+        spdlog::info("host {} connected (session {})", session->peer, session->id);
+        read(session);
       }
     } else if (ec == asio::error::operation_aborted) {
       return;
@@ -155,12 +181,12 @@ void LinkServer::accept() {
   });
 }
 
-void LinkServer::reject_busy(tcp::socket socket) {
+void LinkServer::reject(tcp::socket socket, v1::ErrorCode code, const std::string& text) {
   auto session = std::make_shared<Session>(std::move(socket), 0);
-  spdlog::warn("host {} refused: another host controls the scanner", session->peer);
+  spdlog::warn("host {} refused: {}", session->peer, text);
   v1::Envelope message;
-  message.mutable_error()->set_code(v1::ERROR_BUSY);
-  message.mutable_error()->set_message("another host (" + active_->peer + ") controls the scanner");
+  message.mutable_error()->set_code(code);
+  message.mutable_error()->set_message(text);
   session->outgoing.emplace_back();
   protocol::append_frame(message, session->outgoing.back());
   asio::async_write(session->socket, asio::buffer(session->outgoing.back()), [this, session](const error_code& ec, std::size_t) {
@@ -204,6 +230,14 @@ void LinkServer::on_bytes(const std::shared_ptr<Session>& session, std::size_t s
       fail_and_close(session, 0, v1::ERROR_MALFORMED_FRAME, error);
       return;
     }
+    if (const std::optional<protocol::LimitViolation> violation = protocol::check_limits(request)) {
+      send_error(*session, request.request_id(), v1::ERROR_LIMIT_EXCEEDED, violation->field + ": " + violation->detail);
+      if (session->stage != Session::Stage::ready) {  // nothing but a well-formed handshake before it
+        session->close_when_flushed = true;
+        return;
+      }
+      continue;
+    }
     handle(session, request);
     if (!session->open || session->close_when_flushed) return;
   }
@@ -215,6 +249,7 @@ void LinkServer::fill_hello_reply(v1::HelloReply& reply) const {
   const config::ScannerDescription& scanner = sequencer_->scanner();
   reply.set_protocol_major(protocol::kProtocolMajor);
   reply.set_protocol_minor(protocol::kProtocolMinor);
+  reply.set_protocol_patch(protocol::kProtocolPatch);
   reply.set_server_name("mpi-firmware");
   reply.add_capabilities("heartbeat");
   reply.add_capabilities("modes");
@@ -234,28 +269,157 @@ void LinkServer::fill_hello_reply(v1::HelloReply& reply) const {
 }
 
 void LinkServer::handle(const std::shared_ptr<Session>& session, const v1::Envelope& request) {
+  switch (session->stage) {
+    case Session::Stage::hello: greet(session, request); return;
+    case Session::Stage::auth: authenticate(session, request); return;
+    case Session::Stage::ready: command(session, request); return;
+  }
+}
+
+void LinkServer::greet(const std::shared_ptr<Session>& session, const v1::Envelope& request) {
+  const std::uint64_t id = request.request_id();
+  if (!request.has_hello()) {
+    fail_and_close(session, id, v1::ERROR_UNAUTHENTICATED, "the first message must be Hello (then the authentication), got " + body_name(request));
+    return;
+  }
+  std::chrono::milliseconds retry_after{0};
+  if (!limiter_.allowed(session->address, std::chrono::steady_clock::now(), &retry_after)) {
+    fail_and_close(session, id, v1::ERROR_RATE_LIMITED,
+                   fmt::format("too many failed handshakes from {}: try again in {:.1f} s", session->address, 1e-3 * double(retry_after.count())));
+    return;
+  }
+  const v1::Hello& hello = request.hello();
+  const protocol::VersionCheck version = protocol::check_peer_version(hello.protocol_major(), hello.protocol_minor(), hello.protocol_patch());
+  if (!version.compatible) {
+    fail_and_close(session, id, v1::ERROR_VERSION_MISMATCH, version.message);
+    return;
+  }
+  if (hello.client_nonce().size() != protocol::kNonceBytes) {
+    fail_and_close(session, id, v1::ERROR_UNAUTHENTICATED,
+                   fmt::format("Hello carries no {}-byte client_nonce: this board requires authentication (link protocol {})", protocol::kNonceBytes,
+                               protocol::version_text()));
+    return;
+  }
+  std::memcpy(session->client_nonce.data(), hello.client_nonce().data(), protocol::kNonceBytes);
+  session->server_nonce = protocol::random_nonce();
+  session->role = hello.role() == v1::ROLE_OBSERVER ? v1::ROLE_OBSERVER : v1::ROLE_CONTROLLER;
+  session->reclaim_token = hello.reclaim_token();
+  session->name = hello.client_name();
+  session->supervised = std::find(hello.capabilities().begin(), hello.capabilities().end(), "heartbeat") != hello.capabilities().end();
+  session->stage = Session::Stage::auth;
+  v1::Envelope reply;
+  reply.set_request_id(id);
+  v1::AuthChallenge* challenge = reply.mutable_auth_challenge();
+  challenge->set_server_nonce(reinterpret_cast<const char*>(session->server_nonce.data()), session->server_nonce.size());
+  const auto proof = protocol::server_proof(key_, session->client_nonce, session->server_nonce);
+  challenge->set_server_proof(reinterpret_cast<const char*>(proof.data()), proof.size());
+  challenge->set_protocol_major(protocol::kProtocolMajor);
+  challenge->set_protocol_minor(protocol::kProtocolMinor);
+  challenge->set_protocol_patch(protocol::kProtocolPatch);
+  send(*session, reply);
+}
+
+void LinkServer::authenticate(const std::shared_ptr<Session>& session, const v1::Envelope& request) {
+  const std::uint64_t id = request.request_id();
+  const auto now = std::chrono::steady_clock::now();
+  if (!request.has_auth_response()) {
+    limiter_.failed(session->address, now);
+    fail_and_close(session, id, v1::ERROR_UNAUTHENTICATED, "expected AuthResponse after the challenge, got " + body_name(request));
+    return;
+  }
+  const auto expected = protocol::client_proof(key_, session->server_nonce, session->client_nonce);
+  const std::string& proof = request.auth_response().client_proof();
+  if (!protocol::proof_matches(expected, std::as_bytes(std::span(proof.data(), proof.size())))) {
+    limiter_.failed(session->address, now);
+    fail_and_close(session, id, v1::ERROR_UNAUTHENTICATED, "authentication failed: the proof does not match this scanner's key");
+    return;
+  }
+  limiter_.succeeded(session->address);
+  if (session->role == v1::ROLE_CONTROLLER) {
+    if (!active_) {
+      make_controller(session, nullptr);
+    } else if (!session->reclaim_token.empty() && session->reclaim_token.size() == reclaim_token_.size() &&
+               protocol::proof_matches(std::as_bytes(std::span(reclaim_token_.data(), reclaim_token_.size())),
+                                       std::as_bytes(std::span(session->reclaim_token.data(), session->reclaim_token.size())))) {
+      const std::shared_ptr<Session> silent = active_;
+      make_controller(session, silent);
+      drop(silent);  // its connection went silent; the control is this one's now
+    } else {
+      fail_and_close(session, id, v1::ERROR_BUSY,
+                     fmt::format("another host ({}, '{}') controls the scanner: connect as an observer, or have it hand the control over",
+                                 active_->peer, active_->name));
+      return;
+    }
+  } else {
+    spdlog::info("host {} ('{}', session {}) attached as an observer", session->peer, session->name, session->id);
+  }
+  session->stage = Session::Stage::ready;
+  v1::Envelope reply;
+  reply.set_request_id(id);
+  v1::HelloReply* hello = reply.mutable_hello_reply();
+  fill_hello_reply(*hello);
+  hello->set_role(session->role);
+  hello->set_session_id(session->id);
+  if (session == active_) hello->set_reclaim_token(reclaim_token_);
+  send(*session, reply);
+}
+
+void LinkServer::make_controller(const std::shared_ptr<Session>& session, const std::shared_ptr<Session>& previous) {
+  session->role = v1::ROLE_CONTROLLER;
+  active_ = session;
+  const auto token = protocol::random_nonce();
+  reclaim_token_.assign(reinterpret_cast<const char*>(token.data()), 16);
+  if (previous) {
+    // The control and a running scan pass on; the previous connection becomes an observer (hand-over)
+    // or is closed (reclaimed: it went silent) without counting as a lost controller.
+    sequencer_->transfer_control(previous->id, session->id, session->supervised);
+    if (scan_owner_ == previous->id) scan_owner_ = session->id;
+    previous->role = v1::ROLE_OBSERVER;
+    spdlog::info("host {} ('{}', session {}) took the control from session {}", session->peer, session->name, session->id, previous->id);
+  } else {
+    spdlog::info("host {} ('{}', session {}) is the controller", session->peer, session->name, session->id);
+  }
+}
+
+CommandResult LinkServer::hand_over(const std::shared_ptr<Session>& session, const v1::HandOver& request) {
+  const auto it = std::find_if(sessions_.begin(), sessions_.end(), [&](const std::shared_ptr<Session>& s) { return s->id == request.session_id(); });
+  if (it == sessions_.end() || !(*it)->ready() || (*it)->role != v1::ROLE_OBSERVER) {
+    return CommandResult::error(v1::ERROR_INVALID_ARGUMENT,
+                                fmt::format("HandOver: session_id = {} is not an authenticated observer connection", request.session_id()));
+  }
+  const std::shared_ptr<Session> successor = *it;
+  make_controller(successor, session);
+  // The successor learns its new role (and its reclaim token) from a HelloReply on its connection.
+  v1::Envelope notice;
+  v1::HelloReply* hello = notice.mutable_hello_reply();
+  fill_hello_reply(*hello);
+  hello->set_role(v1::ROLE_CONTROLLER);
+  hello->set_session_id(successor->id);
+  hello->set_reclaim_token(reclaim_token_);
+  successor->outgoing.emplace_back();
+  protocol::append_frame(notice, successor->outgoing.back());
+  return {};
+}
+
+void LinkServer::command(const std::shared_ptr<Session>& session, const v1::Envelope& request) {
   const std::uint64_t id = request.request_id();
   v1::Envelope reply;
   reply.set_request_id(id);
 
-  if (!session->greeted) {
-    if (!request.has_hello()) {
-      fail_and_close(session, id, v1::ERROR_NOT_ALLOWED, "the first message must be Hello, got " + body_name(request));
-      return;
+  if (session->role != v1::ROLE_CONTROLLER) {
+    switch (request.body_case()) {
+      case v1::Envelope::kStatusRequest:
+        sequencer_->fill_status(*reply.mutable_status());
+        send(*session, reply);
+        return;
+      case v1::Envelope::kHeartbeat:
+        return;  // an observer's heartbeats supervise nothing
+      default:
+        send_error(*session, id, v1::ERROR_NOT_ALLOWED,
+                   body_name(request) + ": this connection is an observer (status, telemetry and data only); the controller is " +
+                       (active_ ? active_->peer : std::string("nobody")));
+        return;
     }
-    const v1::Hello& hello = request.hello();
-    if (hello.protocol_major() != protocol::kProtocolMajor) {
-      fail_and_close(session, id, v1::ERROR_VERSION_MISMATCH,
-                     fmt::format("protocol major version {} is not supported: this firmware speaks {}.{}", hello.protocol_major(),
-                                 protocol::kProtocolMajor, protocol::kProtocolMinor));
-      return;
-    }
-    session->greeted = true;
-    session->supervised = std::find(hello.capabilities().begin(), hello.capabilities().end(), "heartbeat") != hello.capabilities().end();
-    spdlog::info("host {} ({}) is the controller", session->peer, hello.client_name());
-    fill_hello_reply(*reply.mutable_hello_reply());
-    send(*session, reply);
-    return;
   }
 
   switch (request.body_case()) {
@@ -310,8 +474,18 @@ void LinkServer::handle(const std::shared_ptr<Session>& session, const v1::Envel
       sequencer_->fill_status(*reply.mutable_status());
       break;
     }
+    case v1::Envelope::kHandOver: {
+      const CommandResult result = hand_over(session, request.hand_over());
+      if (!result.ok()) {
+        send_error(*session, id, result.code, result.message);
+        return;
+      }
+      sequencer_->fill_status(*reply.mutable_status());
+      break;
+    }
     case v1::Envelope::kHello:
-      send_error(*session, id, v1::ERROR_NOT_ALLOWED, "Hello was already received on this connection");
+    case v1::Envelope::kAuthResponse:
+      send_error(*session, id, v1::ERROR_NOT_ALLOWED, body_name(request) + ": this connection is already authenticated");
       return;
     default:
       send_error(*session, id, v1::ERROR_NOT_ALLOWED, body_name(request) + " is not a request the firmware accepts");
@@ -345,9 +519,11 @@ void LinkServer::fail_and_close(const std::shared_ptr<Session>& session, std::ui
 void LinkServer::drop(const std::shared_ptr<Session>& session) {
   if (!session->open) return;
   session->open = false;
+  sessions_.erase(std::remove(sessions_.begin(), sessions_.end(), session), sessions_.end());
   if (active_ == session) active_.reset();
   sequencer_->controller_lost(session->id);
-  spdlog::info("host {} disconnected", session->peer);
+  spdlog::info("host {} disconnected (session {}{})", session->peer, session->id,
+               session->dropped_data_frames > 0 ? fmt::format(", {} data frames not sent: it read too slowly", session->dropped_data_frames) : "");
   if (session->close_when_flushed) {
     linger_close(*io_, session);
   } else {
@@ -355,6 +531,13 @@ void LinkServer::drop(const std::shared_ptr<Session>& session) {
     session->socket.shutdown(tcp::socket::shutdown_both, ignored);
     session->socket.close(ignored);
   }
+}
+
+void LinkServer::queue_to_all(const v1::Envelope& message) {
+  std::string frame;
+  protocol::append_frame(message, frame);
+  for (const std::shared_ptr<Session>& session : sessions_)
+    if (session->ready()) session->outgoing.push_back(frame);
 }
 
 void LinkServer::wait_for_wakeup() {
@@ -365,7 +548,7 @@ void LinkServer::wait_for_wakeup() {
   });
 }
 
-void LinkServer::report_faults(Session* session) {
+void LinkServer::report_faults() {
   const std::uint64_t total = sequencer_->faults_latched_total();
   if (total == faults_reported_) return;
   const std::vector<LatchedFault> faults = sequencer_->faults();
@@ -375,15 +558,13 @@ void LinkServer::report_faults(Session* session) {
   for (std::size_t i = faults.size() - fresh; i < faults.size(); ++i) {
     const std::string text = describe(faults[i], sequencer_->scanner());
     spdlog::error("safety fault: {}: ramping every drive channel down, entering SAFE", text);
-    if (session == nullptr || !session->open || !session->greeted) continue;
     v1::Envelope message;
     v1::Fault* fault = message.mutable_fault();
     fault->set_kind(faults[i].kind);
     fault->set_channel(faults[i].channel);
     fault->set_sample(faults[i].sample);
     fault->set_message(text);
-    session->outgoing.emplace_back();
-    protocol::append_frame(message, session->outgoing.back());
+    queue_to_all(message);
   }
 }
 
@@ -440,8 +621,6 @@ void LinkServer::report_field() {
   field_records_.clear();
   field_reports_seen_ = sequencer_->field_reports_since(field_reports_seen_, field_records_);
   if (field_records_.empty()) return;
-  const std::shared_ptr<Session> session = active_;
-  if (!session || !session->open || !session->greeted || session->close_when_flushed) return;
   for (const FieldReportRecord& record : field_records_) {
     v1::Envelope message;
     v1::FieldReport* report = message.mutable_field_report();
@@ -453,8 +632,7 @@ void LinkServer::report_field() {
     report->set_applied_amplitude(record.applied_amplitude);
     report->set_applied_phase_rad(record.applied_phase_rad);
     report->set_verdict(std::string(to_string(record.verdict)));
-    session->outgoing.emplace_back();
-    protocol::append_frame(message, session->outgoing.back());
+    queue_to_all(message);
   }
   pump();
 }
@@ -469,17 +647,22 @@ void LinkServer::watch_field_reports() {
 }
 
 void LinkServer::pump() {
-  const std::shared_ptr<Session> session = active_;
-  report_faults(session.get());
-  const bool streaming_to_session = session && session->open && !session->close_when_flushed && session->id == scan_owner_;
+  report_faults();
+  const std::shared_ptr<Session> controller = active_;
+  const bool streaming_to_controller = controller && controller->ready() && controller->id == scan_owner_;
   if (!slot_in_flight_) {
     // Frames of a scan whose controller is gone are dropped.
     while (const FrameSlot* frame = queue_->front()) {
-      if (streaming_to_session && frame->tag == scan_id_ && frame->resume == stream_resume_) break;
+      if (streaming_to_controller && frame->tag == scan_id_ && frame->resume == stream_resume_) break;
       queue_->pop();
     }
   }
-  if (!session || !session->open || session->writing) return;
+  const std::vector<std::shared_ptr<Session>> sessions = sessions_;
+  for (const std::shared_ptr<Session>& session : sessions) write_next(session);
+}
+
+void LinkServer::write_next(const std::shared_ptr<Session>& session) {
+  if (!session->open || session->writing) return;
   if (!session->outgoing.empty()) {
     session->writing = true;
     asio::async_write(session->socket, asio::buffer(session->outgoing.front()), [this, session](const error_code& ec, std::size_t) {
@@ -492,14 +675,22 @@ void LinkServer::pump() {
   }
   if (session->close_when_flushed) {
     drop(session);
-    pump();
     return;
   }
-  if (slot_in_flight_) return;
+  if (session != active_ || slot_in_flight_ || !session->ready() || session->id != scan_owner_) return;
   if (const FrameSlot* frame = queue_->front()) {
     slot_in_flight_ = true;
     session->writing = true;
     const std::span<const std::byte> bytes = frame->frame();
+    // Observers get a copy; one that reads too slowly loses copies, never delays the controller.
+    for (const std::shared_ptr<Session>& observer : sessions_) {
+      if (observer == session || !observer->ready() || observer->role != v1::ROLE_OBSERVER) continue;
+      if (observer->outgoing.size() < kObserverBacklogFrames) {
+        observer->outgoing.emplace_back(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      } else if (observer->dropped_data_frames++ == 0) {
+        spdlog::warn("observer {} (session {}) reads too slowly: data frames are dropped for it", observer->peer, observer->id);
+      }
+    }
     asio::async_write(session->socket, asio::buffer(bytes.data(), bytes.size()), [this, session](const error_code& ec, std::size_t) {
       session->writing = false;
       slot_in_flight_ = false;

@@ -1,5 +1,5 @@
 // mpi-firmware: the scanner-side daemon.
-//   mpi-firmware --bus shm:NAME|dev:/dev/mem --scanner FILE --listen HOST:PORT [--port-file PATH]
+//   mpi-firmware --bus shm:NAME|dev:/dev/mem --scanner FILE --listen HOST:PORT --key FILE [--port-file PATH]
 //                [--no-field-control] [--rt-priority 1..99] [--cpu-affinity LIST]
 // Set-up errors print one line to stderr and exit with status 2.
 #include "mpi/firmware/firmware.hpp"
@@ -37,10 +37,12 @@ int main(int argc, char** argv) {
   std::string scanner_file;
   std::string listen_text;
   std::string port_file;
+  std::string key_file;
   app.add_option("--bus", bus_spec, "register bus: shm:NAME (hardware-in-the-loop plant) or dev:PATH (board device)")->required();
   app.add_option("--scanner", scanner_file, "scanner description (TOML)")->required();
   app.add_option("--listen", listen_text, "address to serve the link on, HOST:PORT (port 0: any free port)")->required();
   app.add_option("--port-file", port_file, "write the port number here once listening");
+  app.add_option("--key", key_file, "the scanner's link key (hex, mode 0600: hosts must prove they hold it; mpi keygen makes one)")->required();
   bool no_field_control = false;
   app.add_flag("--no-field-control", no_field_control,
                "do not regulate the drive field from the reference pickups (e.g. a board streaming a test pattern)");
@@ -67,9 +69,11 @@ int main(int argc, char** argv) {
   try {
     const mpi::config::ScannerDescription scanner = mpi::config::load_scanner_description(scanner_file);
     const mpi::firmware::ListenAddress listen = mpi::firmware::parse_listen_address(listen_text);
+    // A key others can read is refused: whoever holds it can energise the coils.
+    mpi::protocol::Key key = mpi::protocol::load_key_file(key_file, true);
     auto bus = mpi::firmware::open_bus(bus_spec);
     try {
-      firmware = std::make_unique<mpi::firmware::Firmware>(std::move(bus), scanner, listen);
+      firmware = std::make_unique<mpi::firmware::Firmware>(std::move(bus), scanner, listen, std::move(key));
     } catch (const mpi::firmware::SetupError& e) {
       const std::string message = e.what();
       // A scanner description that does not fit the board: name the file.

@@ -436,6 +436,16 @@ void Sequencer::controller_lost(std::uint64_t owner) {
   if (owner == owner_ && phase_ == Phase::running) owner_lost_ = true;  // the control tick ramps down
 }
 
+void Sequencer::transfer_control(std::uint64_t owner, std::uint64_t successor, bool supervised) {
+  {
+    const std::lock_guard lock(mutex_);
+    if (owner != owner_) return;
+    owner_ = successor;
+    supervised_ = supervised;  // a loss already reported (owner_lost_) still ends the scan
+  }
+  heartbeat();
+}
+
 void Sequencer::shutdown() {
   const std::lock_guard lock(mutex_);
   shutting_down_ = true;

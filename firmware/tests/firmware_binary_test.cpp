@@ -4,7 +4,11 @@
 #include "link_test_client.hpp"
 #include "mpi/firmware/firmware.hpp"
 
+#include "mpi/protocol/auth.hpp"
+
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -79,7 +83,27 @@ std::vector<std::string> emulator_words() {
   return words;
 }
 
-// The firmware as a child process with stdout on a pipe and stderr in a file. Killed if still running.
+// A link key for the firmware's --key, made once per test process (mode 0600).
+const std::string& test_key_file() {
+  static const std::string file = [] {
+    const std::filesystem::path path = std::filesystem::temp_directory_path() / ("mpi-fw-test-" + std::to_string(::getpid()) + ".key");
+    std::filesystem::remove(path);
+    // test_key() in hex, so that the tests' clients (which prove they hold test_key()) get in.
+    std::ostringstream hex;
+    for (const std::byte b : test::test_key().bytes()) hex << "0123456789abcdef"[std::to_integer<int>(b) >> 4] << "0123456789abcdef"[std::to_integer<int>(b) & 15];
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) throw std::runtime_error("cannot create " + path.string());
+    const std::string text = hex.str() + "\n";
+    const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::close(fd);
+    if (!written) throw std::runtime_error("cannot write " + path.string());
+    return path.string();
+  }();
+  return file;
+}
+
+// The firmware as a child process with stdout on a pipe and stderr in a file (with --key of
+// test_key_file() unless the arguments give one). Killed if still running.
 class Child {
  public:
   Child(const std::vector<std::string>& args, const std::string& stderr_path) {
@@ -89,6 +113,7 @@ class Child {
     std::vector<std::string> words = emulator_words();
     words.emplace_back(MPI_FIRMWARE_BINARY);
     words.insert(words.end(), args.begin(), args.end());
+    if (std::find(args.begin(), args.end(), "--key") == args.end()) words.insert(words.end(), {"--key", test_key_file()});
     std::vector<char*> argv;
     for (std::string& w : words) argv.push_back(w.data());
     argv.push_back(nullptr);

@@ -4,11 +4,14 @@
 #include "mpi/drivers/register_map.hpp"
 #include "mpi/drivers/shared_memory_bus.hpp"
 #include "mpi/firmware/firmware.hpp"
+#include "mpi/protocol/limits.hpp"
+#include "mpi/protocol/version.hpp"
 #include "mpi/config/scanner_description.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -49,7 +52,7 @@ config::ScannerDescription scanner() {
 class FirmwareSessionTest : public ::testing::Test {
  protected:
   FirmwareSessionTest() {
-    firmware_ = std::make_unique<Firmware>(std::make_unique<drivers::SharedMemoryBus>(board_.name()), scanner(), ListenAddress{"127.0.0.1", 0});
+    firmware_ = std::make_unique<Firmware>(std::make_unique<drivers::SharedMemoryBus>(board_.name()), scanner(), ListenAddress{"127.0.0.1", 0}, test::test_key());
     thread_ = std::thread([this] { exit_code_ = firmware_->run(); });
   }
   ~FirmwareSessionTest() override {
@@ -189,13 +192,11 @@ void expect_contiguous_pattern(const ScanRecord& r, std::uint32_t chunk_samples)
 
 TEST_F(FirmwareSessionTest, HandshakeReportsTheBoard) {
   LinkTestClient client(port());
-  v1::Envelope message = hello();
-  message.set_request_id(42);
-  client.send(message);
-  const auto reply = client.receive();
+  const auto reply = client.request(hello());
   ASSERT_TRUE(reply);
-  EXPECT_EQ(reply->request_id(), 42U);
   ASSERT_TRUE(reply->has_hello_reply()) << reply->DebugString();
+  EXPECT_EQ(reply->hello_reply().role(), v1::ROLE_CONTROLLER);
+  EXPECT_EQ(reply->hello_reply().reclaim_token().size(), protocol::kReclaimTokenBytes);
   const v1::HelloReply& h = reply->hello_reply();
   EXPECT_EQ(h.protocol_major(), 1U);
   const v1::BoardInfo& b = h.board();
@@ -225,11 +226,15 @@ TEST_F(FirmwareSessionTest, ControlTickAdvancesTheAliveCounter) {
 
 TEST_F(FirmwareSessionTest, WrongMajorVersionIsRefusedAndClosed) {
   LinkTestClient client(port());
-  const auto reply = client.request(hello(2));
+  v1::Envelope message = hello(2);
+  message.mutable_hello()->set_client_nonce(std::string(protocol::kNonceBytes, 'v'));
+  const auto reply = client.request_raw(message);
   ASSERT_TRUE(reply);
   ASSERT_TRUE(reply->has_error());
   EXPECT_EQ(reply->error().code(), v1::ERROR_VERSION_MISMATCH);
-  EXPECT_NE(reply->error().message().find("2"), std::string::npos) << reply->error().message();
+  // Both versions are named.
+  EXPECT_NE(reply->error().message().find("2.0.0"), std::string::npos) << reply->error().message();
+  EXPECT_NE(reply->error().message().find(protocol::version_text()), std::string::npos) << reply->error().message();
   EXPECT_TRUE(client.wait_for_close());
   EXPECT_TRUE(connect_controller() != nullptr);  // the next connection is served
 }
@@ -238,7 +243,7 @@ TEST_F(FirmwareSessionTest, FirstMessageMustBeHello) {
   LinkTestClient client(port());
   const auto reply = client.request(status_request());
   ASSERT_TRUE(reply && reply->has_error());
-  EXPECT_EQ(reply->error().code(), v1::ERROR_NOT_ALLOWED);
+  EXPECT_EQ(reply->error().code(), v1::ERROR_UNAUTHENTICATED);
   EXPECT_TRUE(client.wait_for_close());
 }
 
@@ -261,6 +266,7 @@ struct BadConfigure {
   const char* what;
   void (*edit)(v1::Configure&);
   const char* expected;  // the message must contain this
+  bool limit = false;    // refused by the link's limits (ERROR_LIMIT_EXCEEDED)
 };
 
 class ConfigureValidation : public FirmwareSessionTest, public ::testing::WithParamInterface<BadConfigure> {};
@@ -276,7 +282,9 @@ TEST_P(ConfigureValidation, NamesTheBadField) {
   GetParam().edit(*message.mutable_configure());
   const auto reply = client->request(message);
   ASSERT_TRUE(reply && reply->has_error()) << (reply ? reply->DebugString() : "no reply");
-  EXPECT_EQ(reply->error().code(), v1::ERROR_INVALID_ARGUMENT);
+  // Beyond a documented limit of the link (protocol/limits.hpp: sizes, counts, finite numbers) before
+  // the board's own checks; out of the scanner's range after.
+  EXPECT_EQ(reply->error().code(), GetParam().limit ? v1::ERROR_LIMIT_EXCEEDED : v1::ERROR_INVALID_ARGUMENT);
   EXPECT_NE(reply->error().message().find(GetParam().expected), std::string::npos) << reply->error().message();
   // Nothing was configured, and the session goes on.
   const auto status = client->request(status_request());
@@ -291,7 +299,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfigure{"channel", [](v1::Configure& c) { c.mutable_drive(1)->set_channel(5); }, "drive[1].channel = 5"},
         BadConfigure{"duplicate", [](v1::Configure& c) { c.mutable_drive(1)->set_channel(0); }, "drive[1].channel = 0 is already configured"},
         BadConfigure{"frequency_zero", [](v1::Configure& c) { c.mutable_drive(0)->set_frequency_hz(0.0); }, "drive[0].frequency_hz = 0 Hz"},
-        BadConfigure{"frequency_nan", [](v1::Configure& c) { c.mutable_drive(0)->set_frequency_hz(std::nan("")); }, "drive[0].frequency_hz"},
+        BadConfigure{"frequency_nan", [](v1::Configure& c) { c.mutable_drive(0)->set_frequency_hz(std::nan("")); }, "configure.drive[0].frequency_hz", true},
         BadConfigure{"frequency_far", [](v1::Configure& c) { c.mutable_drive(1)->set_frequency_hz(200000.0); },
                      "drive[1].frequency_hz = 200000 Hz is not the frequency of drive channel y (26000 Hz within 1 %"},
         BadConfigure{"frequency_just_outside", [](v1::Configure& c) { c.mutable_drive(0)->set_frequency_hz(25251.0); },
@@ -306,9 +314,9 @@ INSTANTIATE_TEST_SUITE_P(
                      "drive[0]: peak slew rate 2 pi f A = 2434"},
         BadConfigure{"amplitude_negative", [](v1::Configure& c) { c.mutable_drive(1)->set_amplitude_t(-0.001); }, "drive[1].amplitude_t = -0.001 T"},
         BadConfigure{"amplitude_zero", [](v1::Configure& c) { c.mutable_drive(0)->set_amplitude_t(0.0); }, "drive[0].amplitude_t = 0 T"},
-        BadConfigure{"phase", [](v1::Configure& c) { c.mutable_drive(0)->set_phase_rad(INFINITY); }, "drive[0].phase_rad"},
+        BadConfigure{"phase", [](v1::Configure& c) { c.mutable_drive(0)->set_phase_rad(INFINITY); }, "configure.drive[0].phase_rad", true},
         BadConfigure{"ramp", [](v1::Configure& c) { c.set_ramp_samples(0); }, "ramp_samples = 0"},
-        BadConfigure{"chunk", [](v1::Configure& c) { c.set_chunk_samples(4000000); }, "chunk_samples = 4000000 exceeds the maximum"}),
+        BadConfigure{"chunk", [](v1::Configure& c) { c.set_chunk_samples(4000000); }, "configure.chunk_samples: is 4000000, the limit is 65536", true}),
     [](const ::testing::TestParamInfo<BadConfigure>& param_info) { return std::string(param_info.param.what); });
 
 TEST_F(FirmwareSessionTest, ConfigureReportsWhatTheDdsPlays) {
@@ -428,9 +436,10 @@ TEST_F(FirmwareSessionTest, SecondHostGetsBusyAndTheNextControllerIsServed) {
   auto first = connect_controller();
   ASSERT_TRUE(first);
   LinkTestClient second(port());
-  const auto refused = second.receive();
+  const auto refused = second.request(hello());  // authenticated, but a controller is there already
   ASSERT_TRUE(refused && refused->has_error());
   EXPECT_EQ(refused->error().code(), v1::ERROR_BUSY);
+  EXPECT_NE(refused->error().message().find("connect as an observer"), std::string::npos) << refused->error().message();
   EXPECT_TRUE(second.wait_for_close());
   // The first host still controls the scanner.
   const auto status = first->request(status_request());
@@ -914,4 +923,242 @@ TEST_F(FirmwareSessionTest, ResumeIsRefusedNamingTheFieldAndTheLimit) {
 }
 
 }  // namespace
+}  // namespace mpi::firmware::test
+
+// --- authentication, roles, limits (link.proto: the handshake) ---
+
+namespace mpi::firmware::test {
+namespace {
+
+v1::Envelope hello_as(v1::Role role, const std::string& reclaim_token = "") {
+  v1::Envelope message = hello();
+  message.mutable_hello()->set_role(role);
+  message.mutable_hello()->set_reclaim_token(reclaim_token);
+  return message;
+}
+
+// Hello with a fixed client nonce, sent as it is: returns the board's challenge.
+v1::Envelope challenge_for(LinkTestClient& client, const std::string& client_nonce) {
+  v1::Envelope message = hello();
+  message.mutable_hello()->set_protocol_minor(protocol::kProtocolMinor);
+  message.mutable_hello()->set_client_nonce(client_nonce);
+  const auto reply = client.request_raw(message);
+  EXPECT_TRUE(reply && reply->has_auth_challenge()) << (reply ? reply->DebugString() : "no reply");
+  return reply ? *reply : v1::Envelope{};
+}
+
+v1::Envelope auth_response(const std::string& proof) {
+  v1::Envelope message;
+  message.mutable_auth_response()->set_client_proof(proof);
+  return message;
+}
+
+std::string correct_proof(const v1::Envelope& challenge, const std::string& client_nonce) {
+  const auto proof = protocol::client_proof(test_key(), protocol::as_byte_span(challenge.auth_challenge().server_nonce()), protocol::as_byte_span(client_nonce));
+  return {reinterpret_cast<const char*>(proof.data()), proof.size()};
+}
+
+}  // namespace
+
+TEST_F(FirmwareSessionTest, AWrongKeyIsRefusedAndTheFirmwareServesOn) {
+  {
+    LinkTestClient client(port());
+    const std::string nonce(32, 'n');
+    const v1::Envelope challenge = challenge_for(client, nonce);
+    // The board proved it holds the key: its proof is the one test_key() gives.
+    const auto expected = protocol::server_proof(test_key(), protocol::as_byte_span(nonce), protocol::as_byte_span(challenge.auth_challenge().server_nonce()));
+    EXPECT_EQ(challenge.auth_challenge().server_proof(), std::string(reinterpret_cast<const char*>(expected.data()), expected.size()));
+    // A client with another key answers with a proof made with it.
+    std::array<std::byte, 32> other{};
+    other.fill(std::byte{1});
+    const auto wrong = protocol::client_proof(protocol::Key(other), protocol::as_byte_span(challenge.auth_challenge().server_nonce()), protocol::as_byte_span(nonce));
+    const auto reply = client.request_raw(auth_response(std::string(reinterpret_cast<const char*>(wrong.data()), wrong.size())));
+    ASSERT_TRUE(reply && reply->has_error());
+    EXPECT_EQ(reply->error().code(), v1::ERROR_UNAUTHENTICATED);
+    EXPECT_NE(reply->error().message().find("does not match"), std::string::npos) << reply->error().message();
+    EXPECT_TRUE(client.wait_for_close());
+  }
+  {
+    // The client side: a board with another key is detected before the client proves anything.
+    LinkTestClient client(port());
+    std::array<std::byte, 32> other{};
+    other.fill(std::byte{2});
+    const auto reply = client.request(hello(), protocol::Key(other));
+    ASSERT_TRUE(reply && reply->has_error());
+    EXPECT_NE(reply->error().message().find("does not match the key"), std::string::npos) << reply->error().message();
+  }
+  EXPECT_TRUE(connect_controller() != nullptr);
+}
+
+TEST_F(FirmwareSessionTest, AReplayedHandshakeIsRefused) {
+  const std::string nonce(32, 'r');
+  std::string recorded;
+  {
+    LinkTestClient first(port());
+    const v1::Envelope challenge = challenge_for(first, nonce);
+    recorded = correct_proof(challenge, nonce);
+    const auto reply = first.request_raw(auth_response(recorded));
+    ASSERT_TRUE(reply && reply->has_hello_reply());
+  }
+  auto listener = connect_controller();  // the first connection may still be closing: wait until it is
+  ASSERT_TRUE(listener);
+  listener->close();
+  // The same Hello and the recorded response on a new connection: the board's nonce is new, the proof stale.
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    LinkTestClient replay(port());
+    const v1::Envelope challenge = challenge_for(replay, nonce);
+    const auto reply = replay.request_raw(auth_response(recorded));
+    ASSERT_TRUE(reply && reply->has_error());
+    if (reply->error().code() == v1::ERROR_BUSY) continue;
+    EXPECT_EQ(reply->error().code(), v1::ERROR_UNAUTHENTICATED);
+    EXPECT_TRUE(replay.wait_for_close());
+    break;
+  }
+  EXPECT_TRUE(connect_controller() != nullptr);
+}
+
+TEST_F(FirmwareSessionTest, RepeatedFailedHandshakesAreRateLimited) {
+  for (int i = 0; i < 4; ++i) {
+    LinkTestClient client(port());
+    const v1::Envelope challenge = challenge_for(client, std::string(32, 'f'));
+    const auto reply = client.request_raw(auth_response(std::string(32, 'x')));
+    ASSERT_TRUE(reply && reply->has_error());
+    EXPECT_EQ(reply->error().code(), v1::ERROR_UNAUTHENTICATED);
+  }
+  // The fourth failure blocked the address for a second: even the right key must wait.
+  LinkTestClient blocked(port());
+  const auto refused = blocked.request(hello());
+  ASSERT_TRUE(refused && refused->has_error());
+  EXPECT_EQ(refused->error().code(), v1::ERROR_RATE_LIMITED);
+  EXPECT_NE(refused->error().message().find("try again in"), std::string::npos) << refused->error().message();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  EXPECT_TRUE(connect_controller() != nullptr);
+}
+
+TEST_F(FirmwareSessionTest, NothingButTheHandshakeBeforeIt) {
+  LinkTestClient client(port());
+  (void)challenge_for(client, std::string(32, 'a'));
+  const auto reply = client.request_raw(status_request());  // instead of AuthResponse
+  ASSERT_TRUE(reply && reply->has_error());
+  EXPECT_EQ(reply->error().code(), v1::ERROR_UNAUTHENTICATED);
+  EXPECT_TRUE(client.wait_for_close());
+  LinkTestClient unauthenticated(port());
+  v1::Envelope no_nonce = hello();  // a Hello of an unauthenticated client
+  const auto refused = unauthenticated.request_raw(no_nonce);
+  ASSERT_TRUE(refused && refused->has_error());
+  EXPECT_EQ(refused->error().code(), v1::ERROR_UNAUTHENTICATED);
+  EXPECT_NE(refused->error().message().find("client_nonce"), std::string::npos) << refused->error().message();
+}
+
+TEST_F(FirmwareSessionTest, ObserversSeeTheScanButCannotCommandAndASecondControllerDoesNotDisturbIt) {
+  auto controller = connect_controller();
+  ASSERT_TRUE(controller);
+  LinkTestClient observer(port());
+  const auto granted = observer.request(hello_as(v1::ROLE_OBSERVER));
+  ASSERT_TRUE(granted && granted->has_hello_reply());
+  EXPECT_EQ(granted->hello_reply().role(), v1::ROLE_OBSERVER);
+  EXPECT_TRUE(granted->hello_reply().reclaim_token().empty());
+  const auto refused = observer.request(configure(25000.0, 0.012, 1000, 1000));
+  ASSERT_TRUE(refused && refused->has_error());
+  EXPECT_EQ(refused->error().code(), v1::ERROR_NOT_ALLOWED);
+  EXPECT_NE(refused->error().message().find("observer"), std::string::npos);
+
+  ASSERT_TRUE(controller->request(configure(25000.0, 0.012, 1000, 1000))->has_configure_reply());
+  ASSERT_TRUE(controller->request(start(30000))->has_status());
+  {
+    LinkTestClient intruder(port());
+    const auto busy = intruder.request(hello());
+    ASSERT_TRUE(busy && busy->has_error());
+    EXPECT_EQ(busy->error().code(), v1::ERROR_BUSY);
+  }
+  const ScanRecord controlled = collect_until_end(*controller, 0, false);
+  expect_contiguous_pattern(controlled, 1000);
+  // The observer got the same samples (its copy of every chunk, in order).
+  ScanRecord observed;
+  while (!observed.end) {
+    const auto message = observer.receive();
+    if (!message) break;
+    if (message->has_chunk()) observed.chunks.push_back(message->chunk());
+    if (message->has_stream_end()) observed.end = message->stream_end();
+  }
+  ASSERT_EQ(observed.chunks.size(), controlled.chunks.size());
+  for (std::size_t i = 0; i < observed.chunks.size(); ++i) {
+    EXPECT_EQ(observed.chunks[i].first_sample(), controlled.chunks[i].first_sample());
+    EXPECT_EQ(observed.chunks[i].payload(), controlled.chunks[i].payload());
+  }
+  const auto status = observer.request(status_request());
+  ASSERT_TRUE(status && status->has_status());
+  EXPECT_EQ(board_.hard_cuts(), 0U);
+}
+
+TEST_F(FirmwareSessionTest, TheControllerHandsTheControlOverToAnObserver) {
+  auto controller = connect_controller();
+  ASSERT_TRUE(controller);
+  LinkTestClient observer(port());
+  const auto granted = observer.request(hello_as(v1::ROLE_OBSERVER));
+  ASSERT_TRUE(granted && granted->has_hello_reply());
+  v1::Envelope to_nobody;
+  to_nobody.mutable_hand_over()->set_session_id(999);
+  const auto bad = controller->request(to_nobody);
+  ASSERT_TRUE(bad && bad->has_error());
+  EXPECT_EQ(bad->error().code(), v1::ERROR_INVALID_ARGUMENT);
+  v1::Envelope hand_over;
+  hand_over.mutable_hand_over()->set_session_id(granted->hello_reply().session_id());
+  ASSERT_TRUE(controller->request(hand_over)->has_status());
+  // The observer is told, and commands now; the former controller observes.
+  const auto notice = observer.receive();
+  ASSERT_TRUE(notice && notice->has_hello_reply());
+  EXPECT_EQ(notice->hello_reply().role(), v1::ROLE_CONTROLLER);
+  EXPECT_FALSE(notice->hello_reply().reclaim_token().empty());
+  EXPECT_TRUE(observer.request(configure(25000.0, 0.012, 1000, 1000))->has_configure_reply());
+  const auto refused = controller->request(configure(25000.0, 0.012, 1000, 1000));
+  ASSERT_TRUE(refused && refused->has_error());
+  EXPECT_EQ(refused->error().code(), v1::ERROR_NOT_ALLOWED);
+}
+
+TEST_F(FirmwareSessionTest, AControllerWhoseConnectionWentSilentTakesTheControlBackWithItsToken) {
+  auto silent = std::make_unique<LinkTestClient>(port());
+  const auto granted = silent->request(hello());
+  ASSERT_TRUE(granted && granted->has_hello_reply());
+  const std::string token = granted->hello_reply().reclaim_token();
+  ASSERT_EQ(token.size(), 16U);
+  ASSERT_TRUE(silent->request(configure(25000.0, 0.012, 1000, 1000))->has_configure_reply());
+  ASSERT_TRUE(silent->request(start(40000))->has_status());
+  // Another token is no token.
+  {
+    LinkTestClient impostor(port());
+    const auto busy = impostor.request(hello_as(v1::ROLE_CONTROLLER, std::string(16, 'z')));
+    ASSERT_TRUE(busy && busy->has_error());
+    EXPECT_EQ(busy->error().code(), v1::ERROR_BUSY);
+  }
+  // The old connection reads nothing more (a cut cable); a new one reclaims the control and resumes.
+  LinkTestClient again(port());
+  const auto reclaimed = again.request(hello_as(v1::ROLE_CONTROLLER, token));
+  ASSERT_TRUE(reclaimed && reclaimed->has_hello_reply());
+  EXPECT_EQ(reclaimed->hello_reply().role(), v1::ROLE_CONTROLLER);
+  EXPECT_NE(reclaimed->hello_reply().reclaim_token(), token);
+  v1::Envelope resume;
+  resume.mutable_resume()->set_from_sample(0);
+  const auto resumed = again.request(resume);
+  ASSERT_TRUE(resumed && resumed->has_status()) << (resumed ? resumed->DebugString() : "no reply");
+  const ScanRecord record = collect_until_end(again, 0, false);
+  expect_contiguous_pattern(record, 1000);
+  EXPECT_NE(record.end->reason().find("max"), std::string::npos) << record.end->reason();  // not a lost controller
+  EXPECT_TRUE(silent->wait_for_close());
+}
+
+TEST_F(FirmwareSessionTest, AFieldBeyondItsDocumentedLimitIsRefusedNamingFieldAndLimit) {
+  auto client = connect_controller();
+  ASSERT_TRUE(client);
+  v1::Envelope message = configure(25000.0, 0.012, 1000, 1000);
+  for (int i = 0; i < 12; ++i) message.mutable_configure()->add_drive()->set_channel(static_cast<std::uint32_t>(i));
+  const auto reply = client->request(message);
+  ASSERT_TRUE(reply && reply->has_error());
+  EXPECT_EQ(reply->error().code(), v1::ERROR_LIMIT_EXCEEDED);
+  EXPECT_NE(reply->error().message().find("configure.drive"), std::string::npos) << reply->error().message();
+  EXPECT_NE(reply->error().message().find(std::to_string(protocol::kMaxDriveChannels)), std::string::npos) << reply->error().message();
+  const auto status = client->request(status_request());
+  ASSERT_TRUE(status && status->has_status());
+}
+
 }  // namespace mpi::firmware::test

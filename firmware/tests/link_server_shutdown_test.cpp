@@ -1,6 +1,7 @@
 // The link server's close() must leave the io_context without work, also when one of its own waits has
 // already completed (its handler queued, no longer cancellable) in the reactor pass that runs close().
 #include "fake_board.hpp"
+#include "link_test_client.hpp"
 #include "mpi/drivers/shared_memory_bus.hpp"
 #include "mpi/firmware/frame_queue.hpp"
 #include "mpi/firmware/link_server.hpp"
@@ -29,7 +30,7 @@ TEST(LinkServerShutdownTest, CloseInTheSameReactorPassAsAnExpiredFaultPollLeaves
   Streamer streamer(bus, queue, wakeup);
   Sequencer sequencer(bus, fake_board_scanner(), streamer);
   asio::io_context io;
-  LinkServer server(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), sequencer, queue, wakeup);
+  LinkServer server(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), sequencer, queue, wakeup, test::test_key());
 
   // This timer expires before the server's fault poll (armed by start()), so one reactor pass that finds
   // both expired runs it first: close() then meets a fault poll that has completed but not yet run.

@@ -1,5 +1,7 @@
 #include "link_test_client.hpp"
 
+#include "mpi/protocol/client_handshake.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -94,7 +96,36 @@ std::optional<v1::Envelope> LinkTestClient::receive(std::chrono::milliseconds ti
   return read_one(timeout);
 }
 
-std::optional<v1::Envelope> LinkTestClient::request(v1::Envelope message) {
+std::optional<v1::Envelope> LinkTestClient::request(v1::Envelope message) { return request(std::move(message), test_key()); }
+
+std::optional<v1::Envelope> LinkTestClient::request(v1::Envelope message, const protocol::Key& key) {
+  if (!message.has_hello()) return request_raw(std::move(message));
+  protocol::ClientHandshake handshake(key);
+  handshake.prepare(*message.mutable_hello());
+  std::optional<v1::Envelope> challenge = request_raw(std::move(message));
+  if (!challenge || !challenge->has_auth_challenge()) return challenge;
+  v1::Envelope response;
+  try {
+    *response.mutable_auth_response() = handshake.answer(challenge->auth_challenge());
+  } catch (const protocol::HandshakeError& e) {
+    v1::Envelope error;
+    error.mutable_error()->set_code(v1::ERROR_UNAUTHENTICATED);
+    error.mutable_error()->set_message(std::string("client: ") + e.what());
+    return error;
+  }
+  return request_raw(std::move(response));
+}
+
+const protocol::Key& test_key() {
+  static const protocol::Key key = [] {
+    std::array<std::byte, 32> bytes{};
+    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::byte>(0x5a ^ (7 * i));
+    return protocol::Key(bytes);
+  }();
+  return key;
+}
+
+std::optional<v1::Envelope> LinkTestClient::request_raw(v1::Envelope message) {
   const std::uint64_t id = next_request_id_++;
   message.set_request_id(id);
   send(message);

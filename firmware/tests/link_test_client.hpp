@@ -3,6 +3,7 @@
 #pragma once
 
 #include "mpi/link/v1/link.pb.h"
+#include "mpi/protocol/auth.hpp"
 #include "mpi/protocol/framing.hpp"
 
 #include <chrono>
@@ -25,8 +26,12 @@ class LinkTestClient {
   // The next message (buffered stream messages first); nullopt on end of stream or timeout.
   std::optional<link::v1::Envelope> receive(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Sends `message` with a fresh request id and returns the reply carrying it; stream messages that arrive
-  // in between are kept for receive(). nullopt if none comes.
+  // in between are kept for receive(). nullopt if none comes. A Hello runs the whole handshake with
+  // `key` (default test_key()) and returns the HelloReply (or the board's Error).
   std::optional<link::v1::Envelope> request(link::v1::Envelope message);
+  std::optional<link::v1::Envelope> request(link::v1::Envelope message, const protocol::Key& key);
+  // As request(), without the handshake: what is sent is sent as it is.
+  std::optional<link::v1::Envelope> request_raw(link::v1::Envelope message);
   // True if the peer closes the connection (after any further messages, which are discarded).
   bool wait_for_close(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Closes the connection now.
@@ -44,5 +49,7 @@ class LinkTestClient {
 };
 
 link::v1::Envelope hello(std::uint32_t major = 1);
+// The key the tests' firmware holds (a fixed 32-byte pattern).
+const protocol::Key& test_key();
 
 }  // namespace mpi::firmware::test

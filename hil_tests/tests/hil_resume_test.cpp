@@ -8,6 +8,7 @@
 //   the field and the limit.
 // - With the drive-field control on, every report arrives as a FieldReport message while the scan runs.
 #include "mpi/hil/child_process.hpp"
+#include "mpi/hil/scenario.hpp"
 #include "mpi/hil/counter_pattern_checker.hpp"
 #include "mpi/host/link_client.hpp"
 #include "mpi/link/v1/link.pb.h"
@@ -68,7 +69,7 @@ struct Bench {
     if (counter_pattern) plant_args.emplace_back("--counter-pattern");
     plant.emplace(plant_args, (dir / "plant.log").string());
     plant->wait_for_line("plant ready", std::chrono::seconds(30));
-    std::vector<std::string> firmware_args{MPI_FIRMWARE_EXE, "--bus", "shm:" + shm, "--scanner", kScanner.string(), "--listen", "127.0.0.1:0"};
+    std::vector<std::string> firmware_args{MPI_FIRMWARE_EXE, "--bus", "shm:" + shm, "--scanner", kScanner.string(), "--listen", "127.0.0.1:0", "--key", hil::link_key_file().string()};
     // The counter pattern replaces the reference pickups' field signal: the control would see no field.
     if (counter_pattern) firmware_args.emplace_back("--no-field-control");
     firmware.emplace(firmware_args, (dir / "firmware.log").string());

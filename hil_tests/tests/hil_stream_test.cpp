@@ -3,6 +3,7 @@
 // every channel for its index and order. MPI_STREAM_SECONDS sets the scan length (default 5 s; the
 // acceptance run uses 60). The firmware's resident memory besides the mapped ADC ring is printed.
 #include "mpi/hil/child_process.hpp"
+#include "mpi/hil/scenario.hpp"
 #include "mpi/hil/counter_pattern_checker.hpp"
 #include "mpi/host/link_client.hpp"
 #include "mpi/link/v1/link.pb.h"
@@ -68,7 +69,7 @@ TEST(HilStream, ThreeDimensionalRateStreamsEverySampleOnceAndInOrder) {
                            (kSource / "configs/phantoms/point.toml").string(), "--pace", "1", "--counter-pattern"},
                           (dir / "plant.log").string());
   plant.wait_for_line("plant ready", std::chrono::seconds(30));
-  hil::ChildProcess firmware({MPI_FIRMWARE_EXE, "--bus", "shm:" + shm, "--scanner", kScanner.string(), "--listen", "127.0.0.1:0", "--no-field-control"},
+  hil::ChildProcess firmware({MPI_FIRMWARE_EXE, "--bus", "shm:" + shm, "--scanner", kScanner.string(), "--listen", "127.0.0.1:0", "--no-field-control", "--key", hil::link_key_file().string()},
                              (dir / "firmware.log").string());
   const std::string line = firmware.wait_for_line("firmware listening on", std::chrono::seconds(30));
   unsigned port = 0;

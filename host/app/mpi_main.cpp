@@ -17,12 +17,15 @@
 #include "mpi/recon/profile_analysis.hpp"
 #include "mpi/recon/tracer.hpp"
 
+#include "mpi/protocol/auth.hpp"
+
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -252,10 +255,31 @@ int main(int argc, char** argv) {
   harmonics->add_option("--quantity", quantity, "signal (induced voltage, dM/dt) | magnetisation (M(t))")->capture_default_str();
   harmonics->add_option("--out", out_dir, "output folder")->capture_default_str();
 
+  auto* keygen = app.add_subcommand("keygen", "make a scanner's link key file (random 256-bit key, hex, mode 0600) for mpi-firmware --key and mpi --key");
+  std::string keygen_file;
+  keygen->add_option("FILE", keygen_file, "key file to create (an existing file is never overwritten)")->required();
+
+  // The scanner's link key: every command that connects to the board proves it holds it.
+  std::string key_file;
+  app.add_option("--key", key_file, "the scanner's link key file (default: $MPI_LINK_KEY)");
+  app.fallthrough();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  if (!key_file.empty()) ::setenv("MPI_LINK_KEY", key_file.c_str(), 1);
+
+  if (keygen->parsed()) {
+    try {
+      protocol::write_key_file(keygen_file);
+    } catch (const std::exception& e) {
+      std::cerr << "mpi keygen: " << e.what() << '\n';
+      return 2;
+    }
+    std::cout << "link key written to " << keygen_file << " (mode 0600): give it to mpi-firmware --key and mpi --key\n";
+    return 0;
   }
 
   if (relax->parsed()) {

@@ -1,5 +1,7 @@
 #include "mpi/host/link_client.hpp"
 
+#include "mpi/protocol/client_handshake.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
@@ -9,6 +11,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 
 namespace mpi::host {
@@ -84,7 +87,43 @@ bool LinkClient::receive(link::v1::Envelope& envelope) {
   return true;
 }
 
+std::filesystem::path link_key_file() {
+  const char* file = std::getenv("MPI_LINK_KEY");
+  if (file == nullptr || *file == '\0') throw LinkError("no link key: give --key FILE (the scanner's key, made by mpi keygen) or set MPI_LINK_KEY");
+  return file;
+}
+
 link::v1::Envelope LinkClient::request(link::v1::Envelope& req) {
+  if (req.has_hello()) return handshake(req);
+  return exchange(req);
+}
+
+link::v1::Envelope LinkClient::handshake(link::v1::Envelope& hello) {
+  if (!key_) {
+    try {
+      key_ = protocol::load_key_file(link_key_file(), false);
+    } catch (const LinkError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw LinkError(e.what());
+    }
+  }
+  protocol::ClientHandshake handshake(*key_);
+  handshake.prepare(*hello.mutable_hello());
+  const link::v1::Envelope challenge = exchange(hello);
+  if (!challenge.has_auth_challenge()) return challenge;
+  link::v1::Envelope response;
+  try {
+    *response.mutable_auth_response() = handshake.answer(challenge.auth_challenge());
+  } catch (const protocol::HandshakeError& e) {
+    throw LinkError("firmware at " + address_ + ": " + e.what());
+  }
+  link::v1::Envelope reply = exchange(response);
+  if (reply.has_hello_reply()) reclaim_token_ = reply.hello_reply().reclaim_token();
+  return reply;
+}
+
+link::v1::Envelope LinkClient::exchange(link::v1::Envelope& req) {
   const std::uint64_t id = send(req);
   link::v1::Envelope reply;
   for (;;) {

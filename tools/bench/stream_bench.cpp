@@ -6,6 +6,7 @@
 //
 //   stream_bench [--pace X] [--seconds S] [--check]
 #include "mpi/hil/child_process.hpp"
+#include "mpi/hil/scenario.hpp"
 #include "mpi/hil/counter_pattern_checker.hpp"
 #include "mpi/host/link_client.hpp"
 #include "mpi/link/v1/link.pb.h"
@@ -53,7 +54,7 @@ int run(double pace, double seconds, bool check) {
                            (source / "configs/phantoms/point.toml").string(), "--pace", pace_text, "--counter-pattern"},
                           (logs / "plant.log").string());
   plant.wait_for_line("plant ready", std::chrono::seconds(30));
-  hil::ChildProcess firmware({MPI_FIRMWARE_EXE, "--bus", "shm:" + shm, "--scanner", scanner.string(), "--listen", "127.0.0.1:0", "--no-field-control"},
+  hil::ChildProcess firmware({MPI_FIRMWARE_EXE, "--bus", "shm:" + shm, "--scanner", scanner.string(), "--listen", "127.0.0.1:0", "--no-field-control", "--key", hil::link_key_file().string()},
                              (logs / "firmware.log").string());
   const std::string line = firmware.wait_for_line("firmware listening on", std::chrono::seconds(30));
   unsigned port = 0;

@@ -1,9 +1,12 @@
 #include "mpi/hil/scenario.hpp"
 
+#include "mpi/protocol/auth.hpp"
+
 #include <unistd.h>
 
 #include <atomic>
 #include <charconv>
+#include <cstdlib>
 #include <stdexcept>
 
 namespace mpi::hil {
@@ -16,6 +19,24 @@ std::string unique_shm_name() {
 }
 
 }  // namespace
+
+const std::filesystem::path& link_key_file() {
+  static const std::filesystem::path file = [] {
+    std::filesystem::path path = std::filesystem::temp_directory_path() / ("mpi-hil-" + std::to_string(::getpid()) + "-link.key");
+    std::filesystem::remove(path);
+    protocol::write_key_file(path);
+    ::setenv("MPI_LINK_KEY", path.c_str(), 1);
+    static const struct Remove {
+      std::filesystem::path path;
+      ~Remove() {
+        std::error_code ignored;
+        std::filesystem::remove(path, ignored);
+      }
+    } remove{path};
+    return path;
+  }();
+  return file;
+}
 
 int run_program(const std::vector<std::string>& argv, std::string* output, const std::string& stderr_file,
                 std::chrono::milliseconds timeout) {
@@ -41,7 +62,7 @@ Scenario::Scenario(const ScenarioPrograms& programs, const ScenarioFiles& files)
   plant_->wait_for_line("plant ready", std::chrono::seconds(30));
   firmware_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{programs.firmware.string(), "--bus", "shm:" + shm_name_, "--scanner", files.scanner.string(),
-                               "--listen", "127.0.0.1:0"},
+                               "--listen", "127.0.0.1:0", "--key", link_key_file().string()},
       log("firmware"));
   const std::string line = firmware_->wait_for_line("firmware listening on", std::chrono::seconds(30));
   const auto colon = line.rfind(':');

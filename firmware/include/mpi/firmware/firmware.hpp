@@ -6,6 +6,7 @@
 
 #include "mpi/drivers/register_bus.hpp"
 #include "mpi/config/scanner_description.hpp"
+#include "mpi/protocol/auth.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -46,9 +47,11 @@ std::unique_ptr<drivers::RegisterBus> open_bus(const std::string& spec);
 
 class Firmware {
  public:
-  // Checks the scanner description against the board and starts listening. Throws SetupError; a
-  // description that does not fit the board gives a message that starts with the key ("[board] ...").
-  Firmware(std::unique_ptr<drivers::RegisterBus> bus, const config::ScannerDescription& scanner, const ListenAddress& listen);
+  // Checks the scanner description against the board and starts listening; hosts must prove they hold
+  // `key` (the scanner's pre-shared link key) before anything else. Throws SetupError; a description
+  // that does not fit the board gives a message that starts with the key ("[board] ...").
+  Firmware(std::unique_ptr<drivers::RegisterBus> bus, const config::ScannerDescription& scanner, const ListenAddress& listen,
+           protocol::Key key);
   ~Firmware();
   Firmware(const Firmware&) = delete;
   Firmware& operator=(const Firmware&) = delete;

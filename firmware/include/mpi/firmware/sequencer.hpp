@@ -105,6 +105,10 @@ class Sequencer {
   void stop(StopReason reason);
   // The controller's link is gone: the control tick ramps its scan down.
   void controller_lost(std::uint64_t owner);
+  // The control passes from `owner` to `successor` (an explicit hand-over, or the controller reclaiming
+  // the control from a connection that went silent): a running scan goes on, now owned and supervised
+  // (heartbeats, link) by the successor; the heartbeat clock restarts. No effect for another owner.
+  void transfer_control(std::uint64_t owner, std::uint64_t successor, bool supervised);
   // Ends any scan and refuses new ones.
   void shutdown();
 

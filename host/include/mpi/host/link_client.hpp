@@ -4,6 +4,7 @@
 #pragma once
 
 #include "mpi/link/v1/link.pb.h"
+#include "mpi/protocol/auth.hpp"
 #include "mpi/protocol/framing.hpp"
 
 #include <utility>  // before Asio (std::exchange under C++20)
@@ -13,8 +14,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -39,10 +42,20 @@ class LinkClient {
   // Receives the next envelope; one receiving thread at a time. False when the board closed the link cleanly between frames.
   bool receive(link::v1::Envelope& envelope);
   // Sends and waits for the reply to this request (for use before streaming starts). A board Error is
-  // thrown as LinkError with its code and message.
+  // thrown as LinkError with its code and message. A Hello runs the whole handshake (version, nonce,
+  // the board's proof checked, AuthResponse) with the key (set_key, else the file named by
+  // MPI_LINK_KEY) and returns the HelloReply.
   link::v1::Envelope request(link::v1::Envelope& request);
+  void set_key(protocol::Key key) { key_ = std::move(key); }
+  // The controller's reclaim token from the last HelloReply (empty for an observer).
+  [[nodiscard]] const std::string& reclaim_token() const noexcept { return reclaim_token_; }
 
  private:
+  link::v1::Envelope handshake(link::v1::Envelope& hello);
+  link::v1::Envelope exchange(link::v1::Envelope& request);
+
+  std::optional<protocol::Key> key_;
+  std::string reclaim_token_;
   boost::asio::io_context io_;
   boost::asio::ip::tcp::socket socket_;
   protocol::FrameDecoder decoder_;
@@ -52,6 +65,9 @@ class LinkClient {
   std::uint64_t next_request_id_ = 1;
   std::string send_buffer_;
 };
+
+// The link key file: MPI_LINK_KEY (mpi sets it from --key). Throws LinkError when it is not set.
+std::filesystem::path link_key_file();
 
 // Parses "HOST:PORT"; throws std::invalid_argument naming the text.
 std::pair<std::string, std::uint16_t> parse_address(const std::string& text);

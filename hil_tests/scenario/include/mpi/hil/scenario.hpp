@@ -62,6 +62,11 @@ class Scenario {
   std::unique_ptr<ChildProcess> firmware_;
 };
 
+// The link key of this test process's scenarios: made once (mode 0600, in the temporary directory,
+// removed at exit) and named in MPI_LINK_KEY, so that `mpi` and host::LinkClient in this process and its
+// children prove they hold it; the firmware gets it with --key.
+const std::filesystem::path& link_key_file();
+
 // Runs a program to completion (killing it after `timeout`); returns its exit code and captures stdout.
 int run_program(const std::vector<std::string>& argv, std::string* output, const std::string& stderr_file,
                 std::chrono::milliseconds timeout = std::chrono::milliseconds(120000));
