@@ -1,5 +1,7 @@
 #include "mpi/host/acquisition_stream.hpp"
 
+#include <algorithm>
+
 #include "mpi/host/drive_plan.hpp"
 
 #include <cmath>
@@ -82,6 +84,7 @@ void AcquisitionStream::consume(const link::v1::Envelope& env) {
       flags_seen_ |= c.flags();
       const auto* bytes = reinterpret_cast<const std::byte*>(c.payload().data());  // NOLINT: byte view
       assembler_->add_chunk(c.first_sample(), c.sample_count(), c.channel_count(), c.flags(), {bytes, c.payload().size()});
+      next_sample_ = std::max(next_sample_, c.first_sample() + c.sample_count());
       break;
     }
     case Envelope::kStreamEnd:

@@ -19,6 +19,7 @@
 #include <vector>
 #include <memory>
 #include <optional>
+#include <thread>
 
 namespace mpi::host {
 
@@ -61,11 +62,12 @@ std::size_t display_queue_frames(const ScanPlan& plan, const ScannerDescription&
 }
 
 ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanner, const LiveScanOptions& options) {
-  LinkClient link(options.host, options.port, options.receive_timeout);
+  auto link = std::make_unique<LinkClient>(options.host, options.port, options.receive_timeout);
   std::optional<RawCaptureWriter> capture;
+  const auto tee = [&capture](std::string frame) { capture->push(std::move(frame)); };
   if (!options.capture_file.empty()) {
     capture.emplace(options.capture_file);
-    link.set_tee([&capture](std::string frame) { capture->push(std::move(frame)); });
+    link->set_tee(tee);
   }
   // The display path: frames the reconstruction cannot keep up with are dropped (and counted), the link
   // and the raw capture are never held up.
@@ -81,7 +83,7 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
   hello.mutable_hello()->set_protocol_minor(protocol::kProtocolMinor);
   hello.mutable_hello()->set_client_name("mpi host");
   hello.mutable_hello()->add_capabilities("heartbeat");  // we send Heartbeat every BoardInfo.heartbeat_period_s
-  const link::v1::Envelope hello_reply = link.request(hello);
+  const link::v1::Envelope hello_reply = link->request(hello);
   if (!hello_reply.has_hello_reply()) throw LinkError("firmware answered Hello with something else");
   stream.consume(hello_reply);
   const auto& board = hello_reply.hello_reply().board();
@@ -99,7 +101,7 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
 
   link::v1::Envelope configure;
   *configure.mutable_configure() = configure_request(plan_drive(plan, scanner, board.adc_sample_rate_hz()));
-  const link::v1::Envelope configured = link.request(configure);
+  const link::v1::Envelope configured = link->request(configure);
   if (!configured.has_configure_reply()) throw LinkError("firmware answered Configure with something else");
   stream.consume(configured);
   runner.start(stream.setup());
@@ -134,17 +136,63 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
       std::chrono::duration<double>(board.heartbeat_period_s()));
   std::optional<HeartbeatSender> heartbeats;
   if (heartbeat_period.count() > 0) {
-    heartbeats.emplace([&link](link::v1::Envelope& beat) { link.send(beat); }, heartbeat_period / 2);
+    heartbeats.emplace([client = link.get()](link::v1::Envelope& beat) { client->send(beat); }, heartbeat_period / 2);
   }
+
+  // A lost link (closed, reset, or silent for the receive timeout): a new connection takes the control
+  // back with the reclaim token and resumes the stream at the first sample not received. The board's
+  // reaction to a lost controller stands (a scan whose link closed, or whose heartbeats stopped, ramps
+  // down); what it acquired is still in its ring and comes over the new connection.
+  const auto reconnect = [&](const std::string& reason) {
+    if (options.reconnect_window.count() <= 0) return false;
+    heartbeats.reset();
+    const std::string token = link->reclaim_token();
+    const std::uint64_t from = stream.next_sample();
+    spdlog::warn("link lost ({}): reconnecting to {}:{} to resume at sample {}", reason, options.host, options.port, from);
+    const auto deadline = std::chrono::steady_clock::now() + options.reconnect_window;
+    std::string last = reason;
+    while (std::chrono::steady_clock::now() < deadline) {
+      try {
+        auto fresh = std::make_unique<LinkClient>(options.host, options.port, options.receive_timeout);
+        if (capture) fresh->set_tee(tee);
+        link::v1::Envelope again = hello;
+        again.mutable_hello()->set_reclaim_token(token);
+        if (!fresh->request(again).has_hello_reply()) throw LinkError("firmware answered Hello with something else");
+        link::v1::Envelope resume;
+        resume.mutable_resume()->set_from_sample(from);
+        if (!fresh->request(resume).has_status()) throw LinkError("firmware answered Resume with something else");
+        link = std::move(fresh);
+        if (heartbeat_period.count() > 0) {
+          heartbeats.emplace([client = link.get()](link::v1::Envelope& beat) { client->send(beat); }, heartbeat_period / 2);
+        }
+        spdlog::warn("link restored: the stream resumes at sample {}", from);
+        return true;
+      } catch (const std::exception& e) {
+        last = e.what();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    spdlog::error("could not reconnect within {} ms: {}", options.reconnect_window.count(), last);
+    return false;
+  };
 
   link::v1::Envelope start;
   start.mutable_start();
-  link.send(start);
+  link->send(start);
   bool stop_sent = false;
   link::v1::Envelope env;
   try {
   while (!stream.ended()) {
-    if (!link.receive(env)) throw LinkError("firmware closed the link before the end of the stream");
+    std::string lost;
+    try {
+      if (!link->receive(env)) lost = "firmware closed the link before the end of the stream";
+    } catch (const LinkError& e) {
+      lost = e.what();
+    }
+    if (!lost.empty()) {
+      if (!reconnect(lost)) throw LinkError(lost);
+      continue;
+    }
     arrival = std::chrono::steady_clock::now();
     if (env.has_fault()) {
       spdlog::error("safety fault: {}", env.fault().message());
@@ -159,7 +207,7 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
     if (!stop_sent && (stream.frames_forwarded() >= plan.sequence.frames || interrupted)) {
       link::v1::Envelope stop;
       stop.mutable_stop();
-      link.send(stop);
+      link->send(stop);
       stop_sent = true;
     }
   }
@@ -181,7 +229,7 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
     // A fault message can only be missing if the link dropped it; the board's Status lists the latched ones.
     link::v1::Envelope status_request;
     status_request.mutable_status_request();
-    const link::v1::Envelope status = link.request(status_request);
+    const link::v1::Envelope status = link->request(status_request);
     for (const auto& fault : status.status().faults()) faults.push_back(fault.message());
     if (faults.empty()) faults.emplace_back("unspecified");
   }

@@ -35,6 +35,8 @@ class AcquisitionStream {
   [[nodiscard]] AssemblyCounters counters() const;
   [[nodiscard]] std::uint64_t frames_forwarded() const noexcept { return forwarded_; }
   [[nodiscard]] std::uint64_t chunk_flags_seen() const noexcept { return flags_seen_; }
+  // The first sample not yet received (where a resumed stream must continue).
+  [[nodiscard]] std::uint64_t next_sample() const noexcept { return next_sample_; }
 
  private:
   ScanPlan plan_;
@@ -48,6 +50,7 @@ class AcquisitionStream {
   bool ended_ = false;
   std::uint64_t forwarded_ = 0;
   std::uint32_t flags_seen_ = 0;
+  std::uint64_t next_sample_ = 0;
 };
 
 // Samples per drive period for a realised drive frequency; throws if the period is not a whole number of

@@ -47,6 +47,10 @@ struct LiveScanOptions {
   // 0: as many as the scan acquires in kDisplayQueueSeconds, so a reconstruction thread held up for a moment
   // by other work on the machine catches up instead of dropping.
   std::size_t display_frames = 0;
+  // A link lost during the scan (closed, reset, or silent for receive_timeout) is reconnected for this
+  // long: the new connection takes the control back with the board's reclaim token and resumes the
+  // stream at the first sample not received. Zero: no reconnect.
+  std::chrono::milliseconds reconnect_window{10000};
 };
 
 inline constexpr double kDisplayQueueSeconds = 2.0;
