@@ -1162,3 +1162,41 @@ TEST_F(FirmwareSessionTest, AFieldBeyondItsDocumentedLimitIsRefusedNamingFieldAn
 }
 
 }  // namespace mpi::firmware::test
+
+namespace mpi::firmware::test {
+
+TEST_F(FirmwareSessionTest, ATruncatedFrameLeavesTheFirmwareServing) {
+  {
+    LinkTestClient client(port());
+    std::string frame;
+    v1::Envelope message = hello();
+    protocol::append_frame(message, frame);
+    client.send_raw(frame.substr(0, frame.size() - 3));  // the header promises more than comes
+    client.close();
+  }
+  EXPECT_TRUE(connect_controller() != nullptr);
+}
+
+TEST_F(FirmwareSessionTest, AnUnknownMessageGetsAnErrorAndTheFirmwareServesOn) {
+  auto client = connect_controller();
+  ASSERT_TRUE(client);
+  // An Envelope whose body is a field this firmware does not know (number 99, a newer peer's message).
+  std::string payload;
+  payload.push_back(static_cast<char>(0x08));  // request_id = 7
+  payload.push_back(static_cast<char>(7));
+  constexpr unsigned kTag = (99U << 3U) | 2U;  // field 99, length-delimited
+  payload.push_back(static_cast<char>((kTag & 0x7FU) | 0x80U));
+  payload.push_back(static_cast<char>(kTag >> 7U));
+  payload.push_back(static_cast<char>(0));
+  std::string frame;
+  protocol::append_frame_bytes(std::as_bytes(std::span(payload.data(), payload.size())), frame);
+  client->send_raw(frame);
+  const auto reply = client->receive();
+  ASSERT_TRUE(reply && reply->has_error());
+  EXPECT_EQ(reply->error().code(), v1::ERROR_MALFORMED_FRAME);
+  EXPECT_NE(reply->error().message().find("unknown message type"), std::string::npos) << reply->error().message();
+  EXPECT_TRUE(client->wait_for_close());
+  EXPECT_TRUE(connect_controller() != nullptr);
+}
+
+}  // namespace mpi::firmware::test
