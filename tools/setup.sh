@@ -13,6 +13,7 @@ packages=(
   libcli11-dev libtomlplusplus-dev
   libcairo2-dev             # profile plots (PNG with text)
   python3-h5py python3-numpy  # tools/mdf: MDF checker and reference files
+  python3-protobuf          # tools/link/mpi_link_client.py: the Python example client of the link
   libhdf5-dev               # MDF files (HDF5 C API)
   libssl-dev                # the link's authentication: HMAC-SHA256 and random nonces (libcrypto)
 )
