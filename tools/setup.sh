@@ -16,6 +16,7 @@ packages=(
   python3-protobuf          # tools/link/mpi_link_client.py: the Python example client of the link
   libhdf5-dev               # MDF files (HDF5 C API)
   libssl-dev                # the link's authentication: HMAC-SHA256 and random nonces (libcrypto)
+  clang-14 libclang-rt-14-dev  # tools/fuzz: libFuzzer with ASan and UBSan (the bounded fuzz run of tools/test.sh)
 )
 
 missing=()
