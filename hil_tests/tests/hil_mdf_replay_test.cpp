@@ -25,30 +25,13 @@ const fs::path kSource = MPI_SOURCE_DIR;
 const hil::ScenarioPrograms kPrograms{MPI_PLANT_EXE, MPI_FIRMWARE_EXE, MPI_HOST_EXE};
 const fs::path kScanner = kSource / "configs/scanners/preclinical-ffp.toml";
 
-// A shipped 2D plan with `frames` frames, an absolute tracer path and a one-point phantom.
-fs::path test_plan(const fs::path& dir, const fs::path& shipped, long frames) {
-  std::string plan = read_file(shipped);
-  const auto replace_line = [&plan](const std::string& key, const std::string& line) {
-    const std::size_t at = plan.find("\n" + key + " =");
-    if (at == std::string::npos) throw std::runtime_error("the shipped plan has no '" + key + "' line");
-    plan.replace(at + 1, plan.find('\n', at + 1) - at - 1, line);
-  };
-  replace_line("tracer", "tracer = \"" + (kSource / "configs/tracers/single-core-30nm.toml").string() + "\"");
-  replace_line("phantom", "phantom = \"phantom.toml\"");
-  replace_line("frames", "frames = " + std::to_string(frames));
-  std::ofstream(dir / "phantom.toml") << "[phantom]\nname = \"one point\"\n\n[[phantom.point]]\n"
-                                         "position = [\"4 mm\", \"-3 mm\", \"0 mm\"]\niron = \"10 ug\"\n";
-  const fs::path file = dir / "plan.toml";
-  std::ofstream(file) << plan;
-  return file;
-}
 
 void scan_and_replay_mdf(const std::string& name, const fs::path& shipped_plan) {
   const fs::path dir = hil::test::fresh_work_dir("mdf_replay", name);
   const long frames = 400;  // 0.26 s of 652.8 us frames
   hil::ScenarioFiles files;
   files.scanner = kScanner;
-  files.plan = test_plan(dir, shipped_plan, frames);
+  files.plan = hil::test::preclinical_point_plan(kSource, dir, frames, shipped_plan);
   files.work_dir = dir / "logs";
   files.plant_pace = 1.0;
   hil::Scenario scenario(kPrograms, files);

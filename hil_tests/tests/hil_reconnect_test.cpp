@@ -139,22 +139,6 @@ class Relay {
   std::thread thread_;
 };
 
-fs::path test_plan(const fs::path& dir) {
-  std::string plan = hil::test::read_file(kSource / "configs/plans/preclinical-2d-point.toml");
-  const auto replace_line = [&plan](const std::string& key, const std::string& line) {
-    const std::size_t at = plan.find("\n" + key + " =");
-    if (at == std::string::npos) throw std::runtime_error("the shipped plan has no '" + key + "' line");
-    plan.replace(at + 1, plan.find('\n', at + 1) - at - 1, line);
-  };
-  replace_line("tracer", "tracer = \"" + (kSource / "configs/tracers/single-core-30nm.toml").string() + "\"");
-  replace_line("phantom", "phantom = \"phantom.toml\"");
-  replace_line("frames", "frames = 3000");  // about 2 s
-  std::ofstream(dir / "phantom.toml") << "[phantom]\nname = \"one point\"\n\n[[phantom.point]]\n"
-                                         "position = [\"4 mm\", \"-3 mm\", \"0 mm\"]\niron = \"10 ug\"\n";
-  const fs::path file = dir / "plan.toml";
-  std::ofstream(file) << plan;
-  return file;
-}
 
 }  // namespace
 
@@ -162,7 +146,7 @@ TEST(HilReconnect, AFiveHundredMillisecondCutLosesNoSample) {
   const fs::path dir = hil::test::fresh_work_dir("reconnect", "cut");
   hil::ScenarioFiles files;
   files.scanner = kScanner;
-  files.plan = test_plan(dir);
+  files.plan = hil::test::preclinical_point_plan(kSource, dir, 3000);
   files.work_dir = dir / "logs";
   files.plant_pace = 1.0;
   hil::Scenario scenario(kPrograms, files);

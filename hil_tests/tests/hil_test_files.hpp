@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <vector>
+#include <utility>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -42,6 +44,33 @@ inline std::filesystem::path demo_plan_with_frames(const std::filesystem::path& 
   const std::filesystem::path file = dir / "plan.toml";
   std::ofstream(file) << plan;
   return file;
+}
+
+// A shipped plan with some of its `key = ...` lines replaced whole (each key must be there), written to
+// dir/plan.toml.
+inline std::filesystem::path plan_with_lines(const std::filesystem::path& shipped, const std::filesystem::path& dir,
+                                             const std::vector<std::pair<std::string, std::string>>& lines) {
+  std::string plan = read_file(shipped);
+  for (const auto& [key, line] : lines) {
+    const std::size_t at = plan.find("\n" + key + " =");
+    if (at == std::string::npos) throw std::runtime_error(shipped.string() + " has no '" + key + "' line");
+    plan.replace(at + 1, plan.find('\n', at + 1) - at - 1, line);
+  }
+  const std::filesystem::path file = dir / "plan.toml";
+  std::ofstream(file) << plan;
+  return file;
+}
+
+// configs/plans/preclinical-2d-point.toml with `frames` frames, the ideal 30 nm tracer and one point of
+// 10 ug at (4, -3, 0) mm (dir/phantom.toml), written to dir/plan.toml.
+inline std::filesystem::path preclinical_point_plan(const std::filesystem::path& source_dir, const std::filesystem::path& dir, long frames,
+                                                    const std::filesystem::path& shipped = {}) {
+  std::ofstream(dir / "phantom.toml") << "[phantom]\nname = \"one point\"\n\n[[phantom.point]]\n"
+                                         "position = [\"4 mm\", \"-3 mm\", \"0 mm\"]\niron = \"10 ug\"\n";
+  return plan_with_lines(shipped.empty() ? source_dir / "configs/plans/preclinical-2d-point.toml" : shipped, dir,
+                         {{"tracer", "tracer = \"" + (source_dir / "configs/tracers/single-core-30nm.toml").string() + "\""},
+                          {"phantom", "phantom = \"phantom.toml\""},
+                          {"frames", "frames = " + std::to_string(frames)}});
 }
 
 }  // namespace mpi::hil::test
