@@ -3,7 +3,7 @@
 # board's side (protocol, drivers, config, firmware) for its aarch64 target and runs those tests under
 # qemu (tools/cross-test.sh; MPI_SKIP_CROSS=1 leaves that out), then runs each libFuzzer target of the
 # link and the board's command handling for a bounded time (tools/fuzz/run.sh, MPI_FUZZ_SECONDS per target,
-# default 20; MPI_SKIP_FUZZ=1 leaves that out). Arguments go to the native ctest.
+# default 10; MPI_SKIP_FUZZ=1 leaves that out). Arguments go to the native ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/build.sh >/dev/null
@@ -15,6 +15,6 @@ if [[ "${MPI_SKIP_CROSS:-0}" != 1 ]]; then
 fi
 if [[ "${MPI_SKIP_FUZZ:-0}" != 1 ]]; then
   mkdir -p build-fuzz
-  tools/fuzz/run.sh "${MPI_FUZZ_SECONDS:-20}" >build-fuzz/run.log 2>&1 || { cat build-fuzz/run.log >&2; exit 1; }
+  tools/fuzz/run.sh "${MPI_FUZZ_SECONDS:-10}" >build-fuzz/run.log 2>&1 || { cat build-fuzz/run.log >&2; exit 1; }
   grep -E "execs/s" build-fuzz/run.log | sed 's/^/fuzz: /'
 fi

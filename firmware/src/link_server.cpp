@@ -113,6 +113,7 @@ LinkServer::LinkServer(asio::io_context& io, const tcp::endpoint& endpoint, Sequ
       acceptor_(io),
       fault_timer_(io),
       field_timer_(io),
+      heartbeat_timer_(io),
       sequencer_(&sequencer),
       queue_(&queue),
       wakeup_(io, wakeup.duplicate_descriptor()),
@@ -133,6 +134,7 @@ void LinkServer::start() {
   wait_for_wakeup();
   watch_faults();
   watch_field_reports();
+  send_heartbeats();
 }
 
 void LinkServer::stop_accepting() {
@@ -153,6 +155,7 @@ void LinkServer::close() {
   wakeup_.close(ignored);
   fault_timer_.cancel();
   field_timer_.cancel();
+  heartbeat_timer_.cancel();
 }
 
 bool LinkServer::flushed() const noexcept {
@@ -344,6 +347,9 @@ void LinkServer::authenticate(const std::shared_ptr<Session>& session, const v1:
       const std::shared_ptr<Session> silent = active_;
       make_controller(session, silent);
       drop(silent);  // its connection went silent; the control is this one's now
+      // The reclaiming host resumes the stream where its data ends: nothing of the old stream is sent
+      // to it before its Resume (which would duplicate what it already has).
+      if (scan_owner_ == session->id) scan_owner_ = 0;
     } else {
       fail_and_close(session, id, v1::ERROR_BUSY,
                      fmt::format("another host ({}, '{}') controls the scanner: connect as an observer, or have it hand the control over",
@@ -635,6 +641,27 @@ void LinkServer::report_field() {
     queue_to_all(message);
   }
   pump();
+}
+
+void LinkServer::send_heartbeats() {
+  const double period_s = sequencer_->heartbeat_period_s();
+  if (!(period_s > 0.0)) return;
+  heartbeat_timer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(period_s)));
+  heartbeat_timer_.async_wait([this](const error_code& ec) {
+    if (ec || closed_) return;
+    v1::Envelope beat;
+    beat.mutable_heartbeat()->set_sequence(++heartbeat_sequence_);
+    std::string frame;
+    protocol::append_frame(beat, frame);
+    bool any = false;
+    for (const std::shared_ptr<Session>& session : sessions_) {
+      if (!session->ready() || !session->supervised) continue;
+      session->outgoing.push_back(frame);
+      any = true;
+    }
+    if (any) pump();
+    send_heartbeats();
+  });
 }
 
 void LinkServer::watch_field_reports() {

@@ -1139,7 +1139,12 @@ TEST_F(FirmwareSessionTest, AControllerWhoseConnectionWentSilentTakesTheControlB
   EXPECT_NE(reclaimed->hello_reply().reclaim_token(), token);
   v1::Envelope resume;
   resume.mutable_resume()->set_from_sample(0);
-  const auto resumed = again.request(resume);
+  std::optional<v1::Envelope> resumed;
+  for (int attempt = 0; attempt < 200; ++attempt) {  // until the scan has begun acquiring (its trigger)
+    resumed = again.request(resume);
+    if (!resumed || !resumed->has_error() || resumed->error().message().find("has not begun acquiring") == std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   ASSERT_TRUE(resumed && resumed->has_status()) << (resumed ? resumed->DebugString() : "no reply");
   const ScanRecord record = collect_until_end(again, 0, false);
   expect_contiguous_pattern(record, 1000);

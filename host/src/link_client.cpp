@@ -39,9 +39,13 @@ LinkClient::LinkClient(const std::string& host, std::uint16_t port, std::chrono:
   asio::connect(socket_, endpoints, ec);
   if (ec) throw LinkError("cannot connect to firmware at " + address_ + ": " + ec.message());
   socket_.set_option(tcp::no_delay(true));
+  set_receive_timeout(receive_timeout);
+}
+
+void LinkClient::set_receive_timeout(std::chrono::milliseconds timeout) {
   timeval tv{};
-  tv.tv_sec = static_cast<time_t>(receive_timeout.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((receive_timeout.count() % 1000) * 1000);
+  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
   ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
 

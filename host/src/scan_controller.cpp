@@ -135,8 +135,14 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
   const auto heartbeat_period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(board.heartbeat_period_s()));
   std::optional<HeartbeatSender> heartbeats;
+  // The board's own heartbeats arrive every period while nothing else does: a link silent for ten
+  // periods (at least 1 s, at most the receive timeout) is lost, and reconnected below.
+  const auto silence = std::min<std::chrono::milliseconds>(
+      options.receive_timeout, std::max<std::chrono::milliseconds>(std::chrono::seconds(1),
+                                                                   std::chrono::duration_cast<std::chrono::milliseconds>(10 * heartbeat_period)));
   if (heartbeat_period.count() > 0) {
     heartbeats.emplace([client = link.get()](link::v1::Envelope& beat) { client->send(beat); }, heartbeat_period / 2);
+    link->set_receive_timeout(silence);
   }
 
   // A lost link (closed, reset, or silent for the receive timeout): a new connection takes the control
@@ -163,6 +169,7 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
         if (!fresh->request(resume).has_status()) throw LinkError("firmware answered Resume with something else");
         link = std::move(fresh);
         if (heartbeat_period.count() > 0) {
+          link->set_receive_timeout(silence);
           heartbeats.emplace([client = link.get()](link::v1::Envelope& beat) { client->send(beat); }, heartbeat_period / 2);
         }
         spdlog::warn("link restored: the stream resumes at sample {}", from);

@@ -88,13 +88,18 @@ class LinkServer {
   // Checks a Resume against the latest scan, its end and the ring, and rewinds the streamer; the
   // session then receives the scan's frames.
   CommandResult resume(Session& session, const link::v1::Resume& request);
-  void report_field();  // sends the drive-field control's new reports to the controlling host
+  void report_field();  // sends the drive-field control's new reports to every authenticated connection
+  // Heartbeats both ways: a connection that announced the "heartbeat" capability gets a Heartbeat from
+  // the board every heartbeat period, so that it can tell a silent link from a quiet board.
+  void send_heartbeats();
   void watch_field_reports();
 
   boost::asio::io_context* io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer fault_timer_;
   boost::asio::steady_timer field_timer_;
+  boost::asio::steady_timer heartbeat_timer_;
+  std::uint64_t heartbeat_sequence_ = 0;
   Sequencer* sequencer_;
   FrameQueue* queue_;
   boost::asio::posix::stream_descriptor wakeup_;

@@ -47,6 +47,8 @@ class LinkClient {
   // MPI_LINK_KEY) and returns the HelloReply.
   link::v1::Envelope request(link::v1::Envelope& request);
   void set_key(protocol::Key key) { key_ = std::move(key); }
+  // How long receive() waits for the next frame before it throws LinkError.
+  void set_receive_timeout(std::chrono::milliseconds timeout);
   // The controller's reclaim token from the last HelloReply (empty for an observer).
   [[nodiscard]] const std::string& reclaim_token() const noexcept { return reclaim_token_; }
 
