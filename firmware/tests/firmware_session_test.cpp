@@ -1205,3 +1205,37 @@ TEST_F(FirmwareSessionTest, AnUnknownMessageGetsAnErrorAndTheFirmwareServesOn) {
 }
 
 }  // namespace mpi::firmware::test
+
+namespace mpi::firmware::test {
+
+TEST_F(FirmwareSessionTest, TheBoardSendsHeartbeatsToConnectionsThatAnnouncedThem) {
+  LinkTestClient quiet(port());
+  const auto observer_reply = quiet.request(hello_as(v1::ROLE_OBSERVER));  // no "heartbeat" capability
+  ASSERT_TRUE(observer_reply && observer_reply->has_hello_reply());
+  LinkTestClient client(port());
+  v1::Envelope greeting = hello();
+  greeting.mutable_hello()->add_capabilities("heartbeat");
+  const auto reply = client.request(greeting);
+  ASSERT_TRUE(reply && reply->has_hello_reply());
+  const double period_s = reply->hello_reply().board().heartbeat_period_s();
+  ASSERT_GT(period_s, 0.0);
+  // Several in a row, with increasing sequence numbers (waiting far longer than a period for each).
+  std::uint64_t last = 0;
+  for (int i = 0; i < 3; ++i) {
+    std::optional<v1::Envelope> beat;
+    while ((beat = client.receive(std::chrono::seconds(5))) && !beat->has_heartbeat()) {
+    }
+    ASSERT_TRUE(beat.has_value()) << "no heartbeat from the board";
+    EXPECT_GT(beat->heartbeat().sequence(), last);
+    last = beat->heartbeat().sequence();
+    client.send([] {
+      v1::Envelope h;
+      h.mutable_heartbeat();
+      return h;
+    }());
+  }
+  // The connection without the capability got none.
+  while (const auto message = quiet.receive(std::chrono::milliseconds(50))) EXPECT_FALSE(message->has_heartbeat());
+}
+
+}  // namespace mpi::firmware::test
