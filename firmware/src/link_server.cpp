@@ -332,7 +332,7 @@ void LinkServer::authenticate(const std::shared_ptr<Session>& session, const v1:
   }
   const auto expected = protocol::client_proof(key_, session->server_nonce, session->client_nonce);
   const std::string& proof = request.auth_response().client_proof();
-  if (!protocol::proof_matches(expected, std::as_bytes(std::span(proof.data(), proof.size())))) {
+  if (!protocol::proof_matches(expected, protocol::as_byte_span(proof))) {
     limiter_.failed(session->address, now);
     fail_and_close(session, id, v1::ERROR_UNAUTHENTICATED, "authentication failed: the proof does not match this scanner's key");
     return;
@@ -341,9 +341,8 @@ void LinkServer::authenticate(const std::shared_ptr<Session>& session, const v1:
   if (session->role == v1::ROLE_CONTROLLER) {
     if (!active_) {
       make_controller(session, nullptr);
-    } else if (!session->reclaim_token.empty() && session->reclaim_token.size() == reclaim_token_.size() &&
-               protocol::proof_matches(std::as_bytes(std::span(reclaim_token_.data(), reclaim_token_.size())),
-                                       std::as_bytes(std::span(session->reclaim_token.data(), session->reclaim_token.size())))) {
+    } else if (!session->reclaim_token.empty() &&
+               protocol::proof_matches(protocol::as_byte_span(reclaim_token_), protocol::as_byte_span(session->reclaim_token))) {
       const std::shared_ptr<Session> silent = active_;
       make_controller(session, silent);
       drop(silent);  // its connection went silent; the control is this one's now

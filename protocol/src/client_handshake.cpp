@@ -27,9 +27,9 @@ link::v1::AuthResponse ClientHandshake::answer(const link::v1::AuthChallenge& ch
                          std::to_string(proof.size()) + "-byte proof (expected " + std::to_string(kNonceBytes) + " and " +
                          std::to_string(kProofBytes) + ")");
   }
-  const auto server_nonce = std::as_bytes(std::span(nonce.data(), nonce.size()));
+  const auto server_nonce = as_byte_span(nonce);
   const auto expected = server_proof(*key_, client_nonce_, server_nonce);
-  if (!proof_matches(expected, std::as_bytes(std::span(proof.data(), proof.size())))) {
+  if (!proof_matches(expected, as_byte_span(proof))) {
     throw HandshakeError("handshake: the board's proof does not match the key: it holds another scanner's key (or is not the scanner)");
   }
   const auto mine = client_proof(*key_, server_nonce, client_nonce_);
