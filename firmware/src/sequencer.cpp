@@ -517,6 +517,16 @@ void Sequencer::fill_status(v1::Status& status) const {
     out->set_applied_phase_rad(r.applied_phase_rad);
     out->set_verdict(std::string(to_string(r.verdict)));
   }
+  const drivers::SafetyIo io(*bus_);
+  const unsigned sensors = std::min<unsigned>(io.temperature_sensors(), static_cast<unsigned>(scanner_.temperature_sensors.size()));
+  for (unsigned s = 0; s < sensors; ++s) {
+    double celsius = 0.0;
+    if (io.temperature_celsius(s, celsius) != drivers::ErrorCode::ok) continue;
+    v1::Temperature* out = status.add_temperatures();
+    out->set_name(scanner_.temperature_sensors[s].name);
+    out->set_celsius(celsius);
+    out->set_limit_celsius(scanner_.temperature_sensors[s].limit_k - 273.15);
+  }
 }
 
 void Sequencer::set_field_control(bool on) {

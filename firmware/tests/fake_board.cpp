@@ -61,6 +61,7 @@ drivers::RegionGeometry region_geometry(const FakeBoard::Geometry& board) {
   g.ring_frames_log2 = FakeBoard::kRingLog2;
   g.drive_channels = board.drive_channels;
   g.offset_channels = board.offset_channels;
+  g.temperature_sensors = board.temperature_sensors;
   return g;
 }
 
@@ -79,6 +80,10 @@ FakeBoard::FakeBoard(const Geometry& geometry)
       regs_(region_.base()) {
   regs_.write32(drivers::regmap::kSafetyStatus, drivers::regmap::kInterlockClosed);  // the normal, safe state
   thread_ = std::thread([this] { run(); });
+}
+
+void FakeBoard::set_temperature(unsigned sensor, double celsius) noexcept {
+  regs_.write32(drivers::regmap::temperature_register(sensor), static_cast<std::uint32_t>(static_cast<std::int32_t>(std::lround(celsius * 1000.0))));
 }
 
 FakeBoard::~FakeBoard() {

@@ -52,6 +52,7 @@ class FakeBoard {
     std::uint32_t receive_channels = kReceiveChannels;
     std::uint32_t drive_channels = kDriveChannels;
     std::uint32_t offset_channels = 1;
+    std::uint32_t temperature_sensors = 2;
   };
 
   FakeBoard() : FakeBoard(Geometry{}) {}
@@ -70,6 +71,9 @@ class FakeBoard {
   // Sets or clears kDriveClamped in drive channel `channel`'s DriveStatus (the logic held the output at its
   // DAC limit).
   void set_clamped(unsigned channel, bool on) noexcept;
+
+  // Writes temperature sensor `sensor`'s register as the logic does (milli-degrees Celsius).
+  void set_temperature(unsigned sensor, double celsius) noexcept;
 
   // Whether the logic answers the trigger and produces samples.
   void set_producing(bool on) noexcept { producing_.store(on); }

@@ -45,6 +45,7 @@ config::ScannerDescription scanner() {
   y.max_slew_t_per_s = 0.0;  // no slew limit
   s.selection.gradient_t_per_m = {{{2.0, 0.0, 0.0}, {0.0, -1.0, 0.0}, {0.0, 0.0, -1.0}}};
   s.safety.max_field_t = kFieldCapT;
+  s.temperature_sensors = {{"coil_x", "x", 353.15}, {"coil_y", "y", 343.15}};  // 80 and 70 degC
   return s;
 }
 
@@ -237,6 +238,24 @@ TEST_F(FirmwareSessionTest, WrongMajorVersionIsRefusedAndClosed) {
   EXPECT_NE(reply->error().message().find(protocol::version_text()), std::string::npos) << reply->error().message();
   EXPECT_TRUE(client.wait_for_close());
   EXPECT_TRUE(connect_controller() != nullptr);  // the next connection is served
+}
+
+// Status carries every temperature sensor: the scanner description's name and limit, the board's reading.
+TEST_F(FirmwareSessionTest, StatusCarriesEveryTemperatureSensorWithItsNameReadingAndLimit) {
+  board_.set_temperature(0, 31.25);
+  board_.set_temperature(1, -4.5);
+  auto client = connect_controller();
+  ASSERT_TRUE(client);
+  const auto reply = client->request(status_request());
+  ASSERT_TRUE(reply && reply->has_status());
+  const auto& t = reply->status().temperatures();
+  ASSERT_EQ(t.size(), 2);
+  EXPECT_EQ(t[0].name(), "coil_x");
+  EXPECT_DOUBLE_EQ(t[0].celsius(), 31.25);
+  EXPECT_NEAR(t[0].limit_celsius(), 80.0, 1e-9);
+  EXPECT_EQ(t[1].name(), "coil_y");
+  EXPECT_DOUBLE_EQ(t[1].celsius(), -4.5);
+  EXPECT_NEAR(t[1].limit_celsius(), 70.0, 1e-9);
 }
 
 TEST_F(FirmwareSessionTest, FirstMessageMustBeHello) {

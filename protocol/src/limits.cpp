@@ -60,6 +60,8 @@ constexpr std::array kRules{
     Rule{"Start", "max_samples", {.max_value = kMaxScanSamples}},
     Rule{"Status", "faults", {.max_count = kMaxStatusFaults}},
     Rule{"Status", "last_field", {.max_count = kMaxFieldReports}},
+    Rule{"Status", "temperatures", {.max_count = kMaxTemperatureReadings}},
+    Rule{"Temperature", "name", {.max_bytes = kMaxNameBytes}},
     Rule{"FieldReport", "channel", {.max_value = kMaxDriveChannels - 1}},
     Rule{"SampleChunk", "sample_count", {.max_value = kMaxChunkSamples}},
     Rule{"SampleChunk", "channel_count", {.max_value = kMaxChunkChannels}},

@@ -54,6 +54,8 @@ inline constexpr std::uint32_t kMaxChunkChannels = 32;
 inline constexpr std::size_t kMaxStatusFaults = 16;
 // Status.last_field entries (the latest field control reports).
 inline constexpr std::size_t kMaxFieldReports = 32;
+// Status.temperatures entries (the board's temperature sensors).
+inline constexpr std::size_t kMaxTemperatureReadings = 8;
 // Every other string (Error.message, Fault.message, Status.fault, StreamEnd.reason, FieldReport.verdict):
 // bytes of UTF-8. Senders cut longer text with fit_text().
 inline constexpr std::size_t kMaxTextBytes = 1024;

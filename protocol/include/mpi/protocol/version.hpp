@@ -13,7 +13,7 @@
 namespace mpi::protocol {
 
 inline constexpr std::uint32_t kProtocolMajor = 1;
-inline constexpr std::uint32_t kProtocolMinor = 1;
+inline constexpr std::uint32_t kProtocolMinor = 2;
 inline constexpr std::uint32_t kProtocolPatch = 0;
 inline constexpr std::uint16_t kDefaultPort = 7600;
 
