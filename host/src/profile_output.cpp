@@ -1,10 +1,12 @@
 #include "mpi/host/profile_output.hpp"
 
+#include "plot_support.hpp"
+
 #include <cairo.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
-#include <cstdio>
 #include <fstream>
 #include <iomanip>
 #include <limits>
@@ -19,17 +21,190 @@ double pixel_x_mm(const recon::Profile1D& p, std::size_t i) { return (p.first_pi
 
 double at(const std::vector<double>& v, std::size_t i) { return i < v.size() ? v[i] : std::nan(""); }
 
-// A "nice" tick step (1, 2 or 5 times a power of ten) giving about `target` ticks over `span`.
-double tick_step(double span, int target) {
-  const double raw = span / target;
-  const double power = std::pow(10.0, std::floor(std::log10(raw)));
-  for (double m : {1.0, 2.0, 5.0, 10.0}) {
-    if (m * power >= raw) return m * power;
-  }
-  return 10.0 * power;
-}
+// Line colours in series order (a qualitative palette that stays apart for colour-blind readers).
+constexpr std::array<std::array<double, 3>, 8> kPalette{{{0.122, 0.467, 0.706},
+                                                         {1.000, 0.498, 0.055},
+                                                         {0.173, 0.627, 0.173},
+                                                         {0.839, 0.153, 0.157},
+                                                         {0.580, 0.404, 0.741},
+                                                         {0.549, 0.337, 0.294},
+                                                         {0.890, 0.467, 0.761},
+                                                         {0.498, 0.498, 0.498}}};
+
+constexpr double kTickFont = 12, kLabelFont = 13, kTitleFont = 15, kLegendFont = 12;
 
 }  // namespace
+
+LinePlotFigure write_line_plot_png(const std::vector<PlotSeries>& series, const PlotLabels& labels,
+                                   const std::filesystem::path& file) {
+  const std::string where = file.string() + ": ";
+  if (series.empty()) throw std::invalid_argument(where + "plot without series");
+  double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo, lo = x_lo, hi = -x_lo;
+  for (const PlotSeries& s : series) {
+    if (s.x.size() != s.y.size()) {
+      throw std::invalid_argument(where + "series '" + s.label + "' has " + std::to_string(s.x.size()) + " x values but " +
+                                  std::to_string(s.y.size()) + " y values");
+    }
+    for (std::size_t i = 0; i < s.x.size(); ++i) {
+      if (!std::isfinite(s.x[i])) throw std::invalid_argument(where + "series '" + s.label + "': x[" + std::to_string(i) + "] is not finite");
+      if (std::isinf(s.y[i])) throw std::invalid_argument(where + "series '" + s.label + "': y[" + std::to_string(i) + "] is infinite");
+      if (std::isnan(s.y[i])) continue;
+      x_lo = std::min(x_lo, s.x[i]);
+      x_hi = std::max(x_hi, s.x[i]);
+      lo = std::min(lo, s.y[i]);
+      hi = std::max(hi, s.y[i]);
+    }
+  }
+  if (!std::isfinite(lo)) throw std::invalid_argument(where + "no finite value to plot");
+  plot::PngFile png(file);
+
+  if (labels.include_zero) lo = std::min(lo, 0.0), hi = std::max(hi, 0.0);
+  if (hi <= lo) {
+    const double half = lo == 0.0 ? 0.5 : 0.1 * std::abs(lo);
+    lo -= half;
+    hi += half;
+  }
+  const double pad = 0.05 * (hi - lo);
+  lo -= pad;
+  hi += pad;
+  if (x_hi <= x_lo) x_lo -= 0.5, x_hi += 0.5;
+
+  // Margins from the text they hold.
+  plot::Measure measure;
+  double ystep = 1;
+  const std::vector<double> yticks = plot::ticks(lo, hi, 8, &ystep);
+  double tick_w = 0;
+  for (const double t : yticks) tick_w = std::max(tick_w, measure.width(plot::tick_label(t, ystep), kTickFont));
+  const double left = 12 + (labels.y_label.empty() ? 0 : 20) + tick_w + 8;
+  constexpr double right = 24, top = 44, bottom = 58;
+  const double title_w = measure.width(labels.title, kTitleFont);
+  const int width = static_cast<int>(std::ceil(std::max(900.0, left + title_w + right)));
+  constexpr int height = 500;
+
+  LinePlotFigure figure;
+  figure.width = width;
+  figure.height = height;
+  PlotArea& a = figure.area;
+  a.name = "plot";
+  a.left = left;
+  a.top = top;
+  a.width = width - left - right;
+  a.height = height - top - bottom;
+  a.x_min = x_lo, a.x_max = x_hi, a.y_min = lo, a.y_max = hi;
+
+  cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+  cairo_t* cr = cairo_create(surface);
+  cairo_set_source_rgb(cr, 1, 1, 1);
+  cairo_paint(cr);
+  cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_set_line_width(cr, 1.0);
+
+  // Grid lines and tick labels.
+  cairo_set_font_size(cr, kTickFont);
+  double xstep = 1;
+  for (const double t : plot::ticks(x_lo, x_hi, 10, &xstep)) {
+    const double px = std::round(a.canvas_x(t)) + 0.5;
+    cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
+    cairo_move_to(cr, px, a.top);
+    cairo_line_to(cr, px, a.top + a.height);
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_move_to(cr, px, a.top + a.height);
+    cairo_line_to(cr, px, a.top + a.height + 4);
+    cairo_stroke(cr);
+    plot::show_text(cr, plot::tick_label(t, xstep), px, a.top + a.height + 7, plot::Align::kCentre, plot::Align::kStart);
+  }
+  for (const double t : yticks) {
+    const double py = std::round(a.canvas_y(t)) + 0.5;
+    cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
+    cairo_move_to(cr, a.left, py);
+    cairo_line_to(cr, a.left + a.width, py);
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_move_to(cr, a.left - 4, py);
+    cairo_line_to(cr, a.left, py);
+    cairo_stroke(cr);
+    plot::show_text(cr, plot::tick_label(t, ystep), a.left - 7, py, plot::Align::kEnd, plot::Align::kCentre);
+  }
+  // The frame, the axis labels and the title.
+  cairo_set_source_rgb(cr, 0, 0, 0);
+  cairo_rectangle(cr, a.left + 0.5, a.top + 0.5, a.width - 1, a.height - 1);
+  cairo_stroke(cr);
+  cairo_set_font_size(cr, kLabelFont);
+  plot::show_text(cr, labels.x_label, a.left + a.width / 2, height - 10, plot::Align::kCentre, plot::Align::kEnd);
+  if (!labels.y_label.empty()) plot::show_text_up(cr, labels.y_label, 20, a.top + a.height / 2);
+  cairo_set_font_size(cr, kTitleFont);
+  plot::show_text(cr, labels.title, a.left, 14, plot::Align::kStart, plot::Align::kStart);
+
+  // The series, clipped to the plot area.
+  cairo_save(cr);
+  cairo_rectangle(cr, a.left, a.top, a.width, a.height);
+  cairo_clip(cr);
+  cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    const PlotSeries& s = series[k];
+    const auto& c = kPalette[k % kPalette.size()];
+    cairo_set_source_rgb(cr, c[0], c[1], c[2]);
+    cairo_set_line_width(cr, k == 0 ? 2.0 : 1.5);
+    for (std::size_t i = 0; i < s.y.size(); ++i) {
+      if (std::isnan(s.y[i])) continue;
+      const double px = a.canvas_x(s.x[i]), py = a.canvas_y(s.y[i]);
+      const bool joined_before = i > 0 && !std::isnan(s.y[i - 1]);
+      const bool joined_after = i + 1 < s.y.size() && !std::isnan(s.y[i + 1]);
+      if (!joined_before && !joined_after) {  // a lone point
+        cairo_new_sub_path(cr);
+        cairo_arc(cr, px, py, 2.0, 0, 2 * M_PI);
+        cairo_fill(cr);
+        continue;
+      }
+      if (joined_before) cairo_line_to(cr, px, py);
+      else cairo_move_to(cr, px, py);
+    }
+    cairo_stroke(cr);
+  }
+  cairo_restore(cr);
+
+  // The legend, at the top right inside the plot area.
+  if (series.size() > 1) {
+    cairo_set_font_size(cr, kLegendFont);
+    double label_w = 0;
+    for (const PlotSeries& s : series) label_w = std::max(label_w, plot::text_width(cr, s.label));
+    constexpr double row = 18, sample = 24;
+    PlotArea& l = figure.legend;
+    l.name = "legend";
+    l.width = std::min(a.width - 16, 8 + sample + 6 + label_w + 8);
+    l.height = 6 + row * static_cast<double>(series.size());
+    l.left = a.left + a.width - l.width - 8;
+    l.top = a.top + 8;
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_rectangle(cr, l.left, l.top, l.width, l.height);
+    cairo_fill_preserve(cr);
+    cairo_set_source_rgb(cr, 0.6, 0.6, 0.6);
+    cairo_set_line_width(cr, 1.0);
+    cairo_stroke(cr);
+    for (std::size_t k = 0; k < series.size(); ++k) {
+      const double y = l.top + 3 + row * (static_cast<double>(k) + 0.5);
+      const auto& c = kPalette[k % kPalette.size()];
+      cairo_set_source_rgb(cr, c[0], c[1], c[2]);
+      cairo_set_line_width(cr, 3.0);
+      cairo_move_to(cr, l.left + 8, y);
+      cairo_line_to(cr, l.left + 8 + sample, y);
+      cairo_stroke(cr);
+      cairo_set_source_rgb(cr, 0, 0, 0);
+      plot::show_text(cr, series[k].label, l.left + 8 + sample + 6, y, plot::Align::kStart, plot::Align::kCentre);
+    }
+  }
+
+  cairo_destroy(cr);
+  try {
+    png.write(surface);
+  } catch (...) {
+    cairo_surface_destroy(surface);
+    throw;
+  }
+  cairo_surface_destroy(surface);
+  return figure;
+}
 
 void write_profile_csv(const recon::Profile1D& p, const std::filesystem::path& file) {
   std::ofstream out(file);
@@ -69,97 +244,21 @@ recon::Profile1D read_profile_csv(const std::filesystem::path& file) {
   return p;
 }
 
-void write_profile_png(const recon::Profile1D& p, const std::filesystem::path& file, const std::string& title) {
-  constexpr int width = 900, height = 500;
-  constexpr double left = 80, right = 20, top = 40, bottom = 60;
-  cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
-  cairo_t* cr = cairo_create(surface);
-  cairo_set_source_rgb(cr, 1, 1, 1);
-  cairo_paint(cr);
-
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (double v : p.values) {
-    if (!std::isnan(v)) {
-      lo = std::min(lo, v);
-      hi = std::max(hi, v);
-    }
-  }
-  if (!std::isfinite(lo)) lo = 0, hi = 1;
-  lo = std::min(lo, 0.0);
-  if (hi <= lo) hi = lo + 1;
-  const double pad = 0.05 * (hi - lo);
-  lo -= pad;
-  hi += pad;
-  const double x0 = pixel_x_mm(p, 0), x1 = pixel_x_mm(p, p.values.empty() ? 0 : p.values.size() - 1);
-  const double xs = x1 > x0 ? x1 - x0 : 1.0;
-  auto px = [&](double x_mm) { return left + (x_mm - x0) / xs * (width - left - right); };
-  auto py = [&](double v) { return height - bottom - (v - lo) / (hi - lo) * (height - top - bottom); };
-
-  cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
-  cairo_set_font_size(cr, 13);
-  cairo_set_line_width(cr, 1.0);
-  // grid and x ticks
-  const double step = tick_step(xs, 10);
-  for (double t = std::ceil(x0 / step) * step; t <= x1 + 1e-9; t += step) {
-    cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
-    cairo_move_to(cr, px(t), top);
-    cairo_line_to(cr, px(t), height - bottom);
-    cairo_stroke(cr);
-    char label[32];
-    std::snprintf(label, sizeof label, "%g", std::abs(t) < 1e-12 ? 0.0 : t);
-    cairo_text_extents_t ext;
-    cairo_text_extents(cr, label, &ext);
-    cairo_set_source_rgb(cr, 0, 0, 0);
-    cairo_move_to(cr, px(t) - ext.width / 2, height - bottom + 18);
-    cairo_show_text(cr, label);
-  }
-  const double ystep = tick_step(hi - lo, 6);
-  for (double t = std::ceil(lo / ystep) * ystep; t <= hi; t += ystep) {
-    cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
-    cairo_move_to(cr, left, py(t));
-    cairo_line_to(cr, width - right, py(t));
-    cairo_stroke(cr);
-    char label[32];
-    std::snprintf(label, sizeof label, "%.3g", std::abs(t) < 1e-9 * ystep ? 0.0 : t);
-    cairo_text_extents_t ext;
-    cairo_text_extents(cr, label, &ext);
-    cairo_set_source_rgb(cr, 0, 0, 0);
-    cairo_move_to(cr, left - ext.width - 6, py(t) + ext.height / 2);
-    cairo_show_text(cr, label);
-  }
-  // axes and labels
-  cairo_set_source_rgb(cr, 0, 0, 0);
-  cairo_rectangle(cr, left, top, width - left - right, height - top - bottom);
-  cairo_stroke(cr);
-  cairo_move_to(cr, width / 2.0 - 30, height - 15);
-  cairo_show_text(cr, "x (mm)");
-  cairo_save(cr);
-  cairo_move_to(cr, 18, height / 2.0 + 60);
-  cairo_rotate(cr, -M_PI / 2);
-  cairo_show_text(cr, "x-space intensity (particles/m)");
-  cairo_restore(cr);
-  cairo_set_font_size(cr, 15);
-  cairo_move_to(cr, left, 25);
-  cairo_show_text(cr, title.c_str());
-  // the profile
-  cairo_set_source_rgb(cr, 0.1, 0.3, 0.8);
-  cairo_set_line_width(cr, 1.8);
-  bool pen = false;
-  for (std::size_t i = 0; i < p.values.size(); ++i) {
-    if (std::isnan(p.values[i])) {
-      pen = false;
-      continue;
-    }
-    if (pen) cairo_line_to(cr, px(pixel_x_mm(p, i)), py(p.values[i]));
-    else cairo_move_to(cr, px(pixel_x_mm(p, i)), py(p.values[i]));
-    pen = true;
-  }
-  cairo_stroke(cr);
-
-  const cairo_status_t status = cairo_surface_write_to_png(surface, file.c_str());
-  cairo_destroy(cr);
-  cairo_surface_destroy(surface);
-  if (status != CAIRO_STATUS_SUCCESS) throw std::runtime_error(file.string() + ": cannot write PNG: " + cairo_status_to_string(status));
+LinePlotFigure write_profile_png(const recon::Profile1D& p, const std::filesystem::path& file, const std::string& title) {
+  if (p.values.empty()) throw std::invalid_argument(file.string() + ": empty profile");
+  std::vector<PlotSeries> series;
+  const auto add = [&](const std::string& label, const std::vector<double>& values) {
+    if (values.size() != p.values.size() || std::none_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); })) return;
+    PlotSeries s{label, {}, values};
+    s.x.reserve(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) s.x.push_back(pixel_x_mm(p, i));
+    series.push_back(std::move(s));
+  };
+  add("image", p.values);
+  if (series.empty()) throw std::invalid_argument(file.string() + ": profile has no finite value");
+  add("rising", p.rising);
+  add("falling", p.falling);
+  return write_line_plot_png(series, PlotLabels{title, "x (mm)", "x-space intensity (particles/m)", true}, file);
 }
 
 }  // namespace mpi::host
