@@ -3,6 +3,7 @@
 #include "mpi/config/config_error.hpp"
 #include "mpi/config/scanner_description.hpp"
 #include "mpi/config/tracer_description.hpp"
+#include "mpi/config/units.hpp"
 
 #include <Eigen/Eigenvalues>
 #include <toml++/toml.h>
@@ -50,10 +51,62 @@ class Section {
     if (!v) fail(key, "must be a number");
     if (!std::isfinite(*v) || *v < lo || *v > hi) {
       std::ostringstream why;
-      why << "= " << *v << " is outside [" << lo << ", " << hi << "]";
+      why << "= " << *v << " is outside the allowed range [" << lo << ", " << hi << "]";
       fail(key, why.str());
     }
     return *v;
+  }
+
+  // A value written with its unit ("25 kHz") as a quantity of `kind`, in SI units within [lo, hi].
+  // `legacy` is the key's older spelling: a plain number in the unit its name ends with (pixel_mm = 1.0),
+  // which times `legacy_si` is SI; plans recorded in older MDF files use it. `example` shows the spelling
+  // in the message when a required key is missing.
+  double quantity(const std::string& key, config::Quantity kind, double fallback, double lo, double hi, const std::string& legacy = {},
+                  double legacy_si = 1.0, const char* example = nullptr) const {
+    const bool old_spelling = !legacy.empty() && has(legacy);
+    if (old_spelling && has(key)) fail(legacy, "give " + key + " (a value with its unit) or the older " + legacy + ", not both");
+    if (old_spelling) return number(legacy, fallback / legacy_si, lo / legacy_si, hi / legacy_si) * legacy_si;
+    const toml::node* node = table_->get(key);
+    if (node == nullptr) {
+      if (example != nullptr) fail(key, std::string("missing (e.g. ") + key + " = \"" + example + "\")");
+      return fallback;
+    }
+    return value_of(key, *node, kind, lo, hi);
+  }
+
+  // An array of values with units (fov = ["24 mm", "24 mm"]), each within [lo, hi]; empty when absent.
+  std::vector<double> quantities(const std::string& key, config::Quantity kind, double lo, double hi, const std::string& legacy,
+                                 double legacy_si) const {
+    const bool old_spelling = has(legacy);
+    if (old_spelling && has(key)) fail(legacy, "give " + key + " (values with their units) or the older " + legacy + ", not both");
+    if (old_spelling) {
+      std::vector<double> out = numbers(legacy, lo / legacy_si, hi / legacy_si);
+      for (double& v : out) v *= legacy_si;
+      return out;
+    }
+    std::vector<double> out;
+    const toml::node* node = table_->get(key);
+    if (node == nullptr) return out;
+    const toml::array* array = node->as_array();
+    if (array == nullptr || array->empty()) fail(key, "must be a non-empty array of values with units, e.g. [\"24 mm\", \"24 mm\"]");
+    for (std::size_t i = 0; i < array->size(); ++i) out.push_back(value_of(key + "[" + std::to_string(i) + "]", *array->get(i), kind, lo, hi));
+    return out;
+  }
+
+  // A table of angles per drive channel ({ x = "0 rad", y = "90 deg" }); the older drive_phase_rad takes numbers in rad.
+  std::vector<std::pair<std::string, double>> named_angles(const std::string& key, const std::string& legacy) const {
+    if (has(legacy) && has(key)) fail(legacy, "give " + key + " (angles with their units) or the older " + legacy + ", not both");
+    if (has(legacy)) return named_numbers(legacy, -100.0, 100.0);
+    std::vector<std::pair<std::string, double>> out;
+    const toml::node* node = table_->get(key);
+    if (node == nullptr) return out;
+    const toml::table* table = node->as_table();
+    if (table == nullptr) fail(key, "must be a table of angles per drive channel name, e.g. { x = \"0 deg\", y = \"90 deg\" }");
+    for (const auto& [name, value] : *table) {
+      const std::string k = key + "." + std::string(name.str());
+      out.emplace_back(std::string(name.str()), value_of(k, value, config::Quantity::angle, -100.0, 100.0));
+    }
+    return out;
   }
 
   std::uint32_t count(const std::string& key, std::uint32_t fallback, std::uint32_t lo, std::uint32_t hi) const {
@@ -61,7 +114,9 @@ class Section {
     if (node == nullptr) return fallback;
     const std::optional<std::int64_t> v = node->value_exact<std::int64_t>();
     if (!v) fail(key, "must be an integer");
-    if (*v < lo || *v > hi) fail(key, "= " + std::to_string(*v) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    if (*v < lo || *v > hi) {
+      fail(key, "= " + std::to_string(*v) + " is outside the allowed range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    }
     return static_cast<std::uint32_t>(*v);
   }
 
@@ -109,7 +164,7 @@ class Section {
       if (!v) fail(key, "must be a non-empty array of numbers");
       if (!std::isfinite(*v) || *v < lo || *v > hi) {
         std::ostringstream why;
-        why << "entry " << *v << " is outside [" << lo << ", " << hi << "]";
+        why << "entry " << *v << " is outside the allowed range [" << lo << ", " << hi << "]";
         fail(key, why.str());
       }
       out.push_back(*v);
@@ -148,6 +203,27 @@ class Section {
 
  private:
   [[noreturn]] void fail_section(const std::string& why) const { throw PlanError(file_ + ": [" + name_ + "]: " + why); }
+
+ private:
+  double value_of(const std::string& key, const toml::node& node, config::Quantity kind, double lo, double hi) const {
+    const std::optional<std::string> text = node.value_exact<std::string>();
+    if (!text) fail(key, "must be a value with its unit in quotes, e.g. \"" + config::format_quantity(hi, kind) + "\": a " + config::describe(kind));
+    double v = 0.0;
+    try {
+      v = config::parse_quantity(*text, kind);
+    } catch (const config::UnitError& e) {
+      fail_value(key, *text, e.what());
+    }
+    if (v < lo || v > hi) {
+      fail_value(key, *text, "outside the allowed range " + config::format_quantity(lo, kind) + " to " + config::format_quantity(hi, kind));
+    }
+    return v;
+  }
+
+  [[noreturn]] void fail_value(const std::string& key, const std::string& text, const std::string& why) const {
+    throw PlanError(file_ + ": [" + name_ + "] " + key + " = \"" + text + "\": " + why);
+  }
+
   std::string file_;
   std::string name_;
   const toml::table* table_ = nullptr;
@@ -207,24 +283,27 @@ ScanPlan load_scan_plan(const std::filesystem::path& file) {
   const Section seq(root, name, "sequence");
   if (seq.has("name")) {
     // A named sequence of the scanner description: the drive values come from there.
-    seq.only({"name", "frames", "ramp_periods", "ramp_ms", "periods_per_frame", "drive_phase_rad"});
+    seq.only({"name", "frames", "ramp_periods", "ramp", "ramp_ms", "periods_per_frame", "drive_phase", "drive_phase_rad"});
     plan.sequence.name = seq.text("name", "");
     if (plan.sequence.name.empty()) seq.fail("name", "must name a [[sequence]] of the scanner description, e.g. \"lissajous_2d\"");
     plan.sequence.frames = seq.count("frames", 1, 1, 100'000'000);
     plan.sequence.ramp_periods = seq.count("ramp_periods", 10, 1, 1'000'000);
-    if (seq.has("ramp_ms") && seq.has("ramp_periods")) seq.fail("ramp_ms", "give either ramp_periods or ramp_ms, not both");
-    plan.sequence.ramp_s = seq.number("ramp_ms", 0.0, 1e-3, 1e4) * 1e-3;
+    for (const char* ramp : {"ramp", "ramp_ms"}) {
+      if (seq.has(ramp) && seq.has("ramp_periods")) seq.fail(ramp, std::string("give either ramp_periods or ") + ramp + ", not both");
+    }
+    plan.sequence.ramp_s = seq.quantity("ramp", config::Quantity::time, 0.0, 1e-6, 10.0, "ramp_ms", 1e-3);
     plan.sequence.periods_per_frame_given = seq.has("periods_per_frame");
     plan.sequence.periods_per_frame = seq.count("periods_per_frame", 1, 1, 1'000'000);
-    plan.sequence.named_phases_rad = seq.named_numbers("drive_phase_rad", -100.0, 100.0);
+    plan.sequence.named_phases_rad = seq.named_angles("drive_phase", "drive_phase_rad");
     plan.sequence.drive_frequency_hz = 0.0;
     plan.sequence.drive_amplitude_t = 0.0;
     plan.reconstruction.pixel_m = 0.5e-3;
   } else {
-    seq.only({"drive_frequency_hz", "drive_amplitude_t", "drive_phase_rad", "periods_per_frame", "frames", "ramp_periods"});
-    plan.sequence.drive_frequency_hz = seq.number("drive_frequency_hz", 0, 100.0, 1e6, true);
-    plan.sequence.drive_amplitude_t = seq.number("drive_amplitude_t", 0, 1e-5, 0.1, true);
-    plan.sequence.drive_phase_rad = seq.number("drive_phase_rad", 0.0, -100.0, 100.0);
+    seq.only({"drive_frequency", "drive_frequency_hz", "drive_amplitude", "drive_amplitude_t", "drive_phase", "drive_phase_rad", "periods_per_frame",
+              "frames", "ramp_periods"});
+    plan.sequence.drive_frequency_hz = seq.quantity("drive_frequency", config::Quantity::frequency, 0.0, 100.0, 1e6, "drive_frequency_hz", 1.0, "25 kHz");
+    plan.sequence.drive_amplitude_t = seq.quantity("drive_amplitude", config::Quantity::flux_density, 0.0, 1e-5, 0.1, "drive_amplitude_t", 1.0, "12 mT");
+    plan.sequence.drive_phase_rad = seq.quantity("drive_phase", config::Quantity::angle, 0.0, -100.0, 100.0, "drive_phase_rad", 1.0);
     plan.sequence.periods_per_frame = seq.count("periods_per_frame", 1, 1, 1'000'000);
     plan.sequence.frames = seq.count("frames", 1, 1, 10'000'000);
     plan.sequence.ramp_periods = seq.count("ramp_periods", 25, 1, 1'000'000);
@@ -257,28 +336,31 @@ ScanPlan load_scan_plan(const std::filesystem::path& file) {
       for (const char* key : {"min_speed_fraction", "weights"}) {
         if (rec.has(key)) rec.fail(key, "only for method = \"xspace\"");
       }
-      rec.only({"method", "pixel_mm", "fov_mm", "counts", "relative_lambda", "min_snr", "snr_iron_ug", "min_frequency_khz", "max_rows", "non_negative"});
+      rec.only({"method", "pixel", "pixel_mm", "fov", "fov_mm", "counts", "relative_lambda", "min_snr", "snr_iron", "snr_iron_ug", "min_frequency",
+                "min_frequency_khz", "max_rows", "non_negative"});
     } else if (plan.multi_dimensional()) {
-      for (const char* key : {"relative_lambda", "min_snr", "snr_iron_ug", "min_frequency_khz", "max_rows", "non_negative"}) {
+      for (const char* key : {"relative_lambda", "min_snr", "snr_iron", "snr_iron_ug", "min_frequency", "min_frequency_khz", "max_rows", "non_negative"}) {
         if (rec.has(key)) rec.fail(key, "only for method = \"system-matrix\"");
       }
-      rec.only({"method", "pixel_mm", "min_speed_fraction", "fov_mm", "counts", "weights"});
+      rec.only({"method", "pixel", "pixel_mm", "min_speed_fraction", "fov", "fov_mm", "counts", "weights"});
     } else {
-      for (const char* key : {"fov_mm", "counts", "weights"}) {
+      for (const char* key : {"fov", "fov_mm", "counts", "weights"}) {
         if (rec.has(key)) rec.fail(key, "only for a plan that names a sequence ([sequence] name = \"lissajous_2d\"); a 1D plan images the drive's FOV");
       }
-      rec.only({"method", "pixel_mm", "min_speed_fraction"});
+      rec.only({"method", "pixel", "pixel_mm", "min_speed_fraction"});
     }
     plan.reconstruction.relative_lambda = rec.number("relative_lambda", 1e-3, 0.0, 1e6);
     plan.reconstruction.min_snr = rec.number("min_snr", 2.0, 1e-6, 1e9);
-    plan.reconstruction.snr_iron_kg = rec.number("snr_iron_ug", 1.0, 1e-9, 1e9) * 1e-9;
-    plan.reconstruction.min_frequency_hz = rec.number("min_frequency_khz", 80.0, 0.0, 1e5) * 1e3;
+    plan.reconstruction.snr_iron_kg = rec.quantity("snr_iron", config::Quantity::mass, 1e-9, 1e-18, 1.0, "snr_iron_ug", 1e-9);
+    plan.reconstruction.min_frequency_hz = rec.quantity("min_frequency", config::Quantity::frequency, 80e3, 0.0, 1e8, "min_frequency_khz", 1e3);
     plan.reconstruction.max_rows = rec.count("max_rows", 0, 0, 10'000'000);
     plan.reconstruction.non_negative = rec.flag("non_negative", false);
-    plan.reconstruction.pixel_m = rec.number("pixel_mm", plan.reconstruction.pixel_m * 1e3, 1e-4, 10.0) * 1e-3;
+    plan.reconstruction.pixel_m = rec.quantity("pixel", config::Quantity::length, plan.reconstruction.pixel_m, 1e-7, 10e-3, "pixel_mm", 1e-3);
     plan.reconstruction.min_speed_fraction = rec.number("min_speed_fraction", 0.3, 0.0, 0.95);
-    if (rec.has("fov_mm") && rec.has("counts")) rec.fail("counts", "give either fov_mm or counts, not both");
-    for (const double f : rec.numbers("fov_mm", 1e-3, 1e4)) plan.reconstruction.fov_m.push_back(f * 1e-3);
+    for (const char* fov : {"fov", "fov_mm"}) {
+      if (rec.has(fov) && rec.has("counts")) rec.fail("counts", std::string("give either ") + fov + " or counts, not both");
+    }
+    plan.reconstruction.fov_m = rec.quantities("fov", config::Quantity::length, 1e-6, 10.0, "fov_mm", 1e-3);
     for (const double c : rec.numbers("counts", 1.0, 4096.0)) {
       if (c != std::floor(c)) rec.fail("counts", "entries must be whole numbers of pixels");
       plan.reconstruction.counts.push_back(static_cast<std::uint32_t>(c));

@@ -1,4 +1,5 @@
 #include "mpi/host/scan_plan.hpp"
+#include "mpi/host/scan_outputs.hpp"
 
 #include <gtest/gtest.h>
 
@@ -47,6 +48,11 @@ std::string scanner_error_of(const fs::path& p) {
     return e.what();
   }
   return "";
+}
+
+// A plan naming a sequence of the scanner description (no [reconstruction] table).
+std::string lissajous_plan_text() {
+  return "tracer = \"" + (kSource / "configs/tracers/single-core-30nm.toml").string() + "\"\n[sequence]\nname = \"lissajous_2d\"\nframes = 10\n";
 }
 
 // A plan naming the shipped 30 nm tracer by an absolute path.
@@ -194,9 +200,52 @@ TEST(ScanPlan, OutOfRangeValueNamesSectionAndKey) {
 TEST(ScanPlan, WrongTypeAndMissingKeyAreNamed) {
   EXPECT_NE(error_of(write_temp("type.toml", replace(good_plan(), "frames = 5", "frames = \"many\""))).find("[sequence] frames: must be an integer"),
             std::string::npos);
-  EXPECT_NE(error_of(write_temp("missing.toml", replace(good_plan(), "drive_amplitude_t = 0.012", "")))
-                .find("[sequence] drive_amplitude_t: missing"),
-            std::string::npos);
+  const std::string missing = error_of(write_temp("missing.toml", replace(good_plan(), "drive_amplitude_t = 0.012", "")));
+  EXPECT_NE(missing.find("[sequence] drive_amplitude: missing (e.g. drive_amplitude = \"12 mT\")"), std::string::npos) << missing;
+}
+
+// Plans write their values with units; the older spelling (unit in the key's name, plain number) is still
+// read, as plans recorded in older MDF files use it, and gives the same plan.
+TEST(ScanPlan, ValuesWithUnitsAreReadInSIUnits) {
+  const std::string units = replace(replace(good_plan(), "drive_frequency_hz = 25000.0", "drive_frequency = \"25 kHz\""), "drive_amplitude_t = 0.012",
+                                    "drive_amplitude = \"12 mT\"\ndrive_phase = \"90 deg\"");
+  const ScanPlan plan = load_scan_plan(write_temp("units.toml", units + "[reconstruction]\npixel = \"250 um\"\nmin_speed_fraction = 0.2\n"));
+  EXPECT_DOUBLE_EQ(plan.sequence.drive_frequency_hz, 25000.0);
+  EXPECT_DOUBLE_EQ(plan.sequence.drive_amplitude_t, 0.012);
+  EXPECT_NEAR(plan.sequence.drive_phase_rad, 1.5707963267948966, 1e-12);
+  EXPECT_NEAR(plan.reconstruction.pixel_m, 250e-6, 1e-15);
+  const ScanPlan older = load_scan_plan(write_temp("older.toml", good_plan() + "[reconstruction]\npixel_mm = 0.25\nmin_speed_fraction = 0.2\n"));
+  EXPECT_DOUBLE_EQ(older.sequence.drive_frequency_hz, 25000.0);
+  EXPECT_DOUBLE_EQ(older.sequence.drive_amplitude_t, 0.012);
+  EXPECT_NEAR(older.reconstruction.pixel_m, 250e-6, 1e-15);
+}
+
+TEST(ScanPlan, AWrongUnitNamesFileKeyValueAndTheUnitsTheKeyTakes) {
+  const fs::path file = write_temp("wrong-unit.toml", replace(good_plan(), "drive_amplitude_t = 0.012", "drive_amplitude = \"12 kHz\""));
+  const std::string e = error_of(file);
+  EXPECT_NE(e.find(file.string()), std::string::npos) << e;
+  EXPECT_NE(e.find("[sequence] drive_amplitude = \"12 kHz\""), std::string::npos) << e;
+  EXPECT_NE(e.find("mT"), std::string::npos) << e;  // the units a flux density takes
+  const std::string bare = error_of(write_temp("bare.toml", replace(good_plan(), "drive_amplitude_t = 0.012", "drive_amplitude = 0.012")));
+  EXPECT_NE(bare.find("[sequence] drive_amplitude: must be a value with its unit in quotes"), std::string::npos) << bare;
+  const std::string fov = error_of(write_temp("fov.toml", lissajous_plan_text() + "[reconstruction]\nfov = [\"24 mm\", \"2 T\"]\n"));
+  EXPECT_NE(fov.find("[reconstruction] fov[1] = \"2 T\""), std::string::npos) << fov;
+}
+
+TEST(ScanPlan, AValueOutOfRangeNamesFileKeyValueAndTheAllowedRange) {
+  const fs::path file = write_temp("range-units.toml", replace(good_plan(), "drive_amplitude_t = 0.012", "drive_amplitude = \"900 mT\""));
+  const std::string e = error_of(file);
+  EXPECT_NE(e.find(file.string()), std::string::npos) << e;
+  EXPECT_NE(e.find("[sequence] drive_amplitude = \"900 mT\": outside the allowed range 10 uT to 0.1 T"), std::string::npos) << e;
+  const std::string frames = error_of(write_temp("frames.toml", replace(good_plan(), "frames = 5", "frames = 0")));
+  EXPECT_NE(frames.find("[sequence] frames: = 0 is outside the allowed range [1, "), std::string::npos) << frames;
+  const std::string pixel = error_of(write_temp("pixel.toml", lissajous_plan_text() + "[reconstruction]\npixel = \"3 cm\"\n"));
+  EXPECT_NE(pixel.find("[reconstruction] pixel = \"3 cm\""), std::string::npos) << pixel;
+}
+
+TEST(ScanPlan, BothSpellingsOfAKeyAreRefused) {
+  const std::string e = error_of(write_temp("both.toml", replace(good_plan(), "drive_amplitude_t = 0.012", "drive_amplitude_t = 0.012\ndrive_amplitude = \"12 mT\"")));
+  EXPECT_NE(e.find("[sequence] drive_amplitude_t: give drive_amplitude (a value with its unit) or the older drive_amplitude_t, not both"), std::string::npos) << e;
 }
 
 TEST(ScanPlan, UnknownKeysAndTheOldInlinePhantomAreRefused) {
@@ -213,4 +262,32 @@ TEST(ScanPlan, MissingSectionIsNamed) {
   const std::string plan = good_plan();
   const std::string e = error_of(write_temp("nosection.toml", plan.substr(0, plan.find("[sequence]"))));
   EXPECT_NE(e.find("[sequence]"), std::string::npos) << e;
+}
+
+// Every example plan of configs/plans loads and fits the scanner preset its name starts with (a scan plan
+// through the same checks `mpi scan` makes before it touches the board; relaxometry and calibration plans
+// have tests of their own). Every preset has at least one example scan or relaxometry plan.
+TEST(ShippedPlans, EveryScanPlanLoadsAndFitsItsScannerPreset) {
+  const std::vector<std::string> presets = {"demo-1d", "preclinical", "xspace-ffp", "relax"};
+  std::vector<int> plans_per_preset(presets.size(), 0);
+  int checked = 0;
+  for (const auto& entry : fs::directory_iterator(kSource / "configs/plans")) {
+    const std::string name = entry.path().filename().string();
+    if (entry.path().extension() != ".toml") continue;
+    std::size_t preset = presets.size();
+    for (std::size_t i = 0; i < presets.size(); ++i) {
+      if (name.rfind(presets[i] + "-", 0) == 0) preset = i;
+    }
+    ASSERT_LT(preset, presets.size()) << name << ": an example plan's name starts with its scanner preset";
+    ++plans_per_preset[preset];
+    if (presets[preset] == "relax" || name.find("calibration") != std::string::npos) continue;
+    const std::string scanner = presets[preset] == "preclinical" ? "preclinical-ffp" : presets[preset];
+    SCOPED_TRACE(name);
+    const ScanPlan plan = load_scan_plan(entry.path());
+    const ScannerDescription s = load_scanner_description(kSource / "configs/scanners" / (scanner + ".toml"));
+    EXPECT_NO_THROW(check_plan_with_scanner(plan, s));
+    ++checked;
+  }
+  EXPECT_GE(checked, 6);
+  for (std::size_t i = 0; i < presets.size(); ++i) EXPECT_GE(plans_per_preset[i], 1) << presets[i];
 }
