@@ -17,6 +17,7 @@ packages=(
   libhdf5-dev               # MDF files (HDF5 C API)
   libssl-dev                # the link's authentication: HMAC-SHA256 and random nonces (libcrypto)
   clang-14 libclang-rt-14-dev  # tools/fuzz: libFuzzer with ASan and UBSan (the bounded fuzz run of tools/test.sh)
+  chromium python3-websocket  # hil_console_test: tools/console/console_e2e.py drives the web console in headless Chromium (DevTools protocol)
 )
 
 missing=()

@@ -1,6 +1,7 @@
 // mpi replay: a raw capture or a recorded MDF file through the live pipeline, offline.
 #include "command.hpp"
 #include "command_options.hpp"
+#include "frame_progress.hpp"
 
 #include "mpi/host/mdf_reconstruction.hpp"
 #include "mpi/host/scan_controller.hpp"
@@ -30,9 +31,11 @@ namespace fs = std::filesystem;
 
 int replay_mdf(const ReplayOptions& o) {
   host::MdfReplay r;
+  FrameProgress progress("replay");
   const int loaded = run_step("replay", [&] {
     prepare_output(o.out);
-    r = host::replay_mdf(o.mdf, o.plan, o.scanner_given ? fs::path(o.scanner) : fs::path());
+    r = host::replay_mdf(o.mdf, o.plan, o.scanner_given ? fs::path(o.scanner) : fs::path(), progress.hook());
+    progress.finish();
     return 0;
   });
   if (loaded != 0) return loaded;
@@ -63,7 +66,9 @@ int replay_capture(const ReplayOptions& o) {
   if (loaded != 0) return kExitBadInput;
   return run_step("replay", [&] {
     const fs::path out(o.out);
-    const host::ScanOutcome outcome = host::replay_capture(plan, scanner, o.capture);
+    FrameProgress progress("replay");
+    const host::ScanOutcome outcome = host::replay_capture(plan, scanner, o.capture, progress.hook());
+    progress.finish();
     const std::string written =
         host::write_scan_outputs(outcome, plan, scanner, out, host::method_title(plan) + ", replay of " + fs::path(o.capture).filename().string());
     std::cout << "outputs in " << fs::absolute(out).lexically_normal().string() << ": " << written << '\n';

@@ -1,6 +1,7 @@
 // mpi scan: runs a scan against the firmware daemon, reconstructs it live and records it.
 #include "command.hpp"
 #include "command_options.hpp"
+#include "frame_progress.hpp"
 
 #include "mpi/host/link_client.hpp"
 #include "mpi/host/scan_controller.hpp"
@@ -51,8 +52,11 @@ Command add_scan_command(CLI::App& mpi) {
             if (checked != 0) return checked == kExitFailed ? kExitBadInput : checked;  // nothing was started: all bad input
             install_interrupt_handlers();
             options.interrupt = &interrupt_flag();
+            FrameProgress progress("scan");
+            options.on_frame = progress.hook();
             return run_step("scan", [&] {
               const host::ScanOutcome outcome = host::run_live_scan(plan, scanner, options);
+              progress.finish();
               const fs::path out(o->out);
               const std::string written = host::write_scan_outputs(outcome, plan, scanner, out, host::method_title(plan) + ", live scan");
               std::cout << "outputs in " << fs::absolute(out).lexically_normal().string() << ": " << written << ", raw.mpilink, scan.mdf\n";

@@ -560,7 +560,7 @@ void load_stored(const fs::path& file, const H5Fields& h5, const fs::path& plan_
 
 }  // namespace
 
-MdfReplay replay_mdf(const fs::path& file, const fs::path& plan_file, const fs::path& scanner_file) {
+MdfReplay replay_mdf(const fs::path& file, const fs::path& plan_file, const fs::path& scanner_file, const FrameHook& on_frame) {
   const mdf::File f = read_measurement_file(file);
   const H5Fields h5(file);
   MdfReplay out;
@@ -639,6 +639,7 @@ MdfReplay replay_mdf(const fs::path& file, const fs::path& plan_file, const fs::
   }
 
   ReconstructionRunner runner(plan, scanner, WhenFull::block);
+  if (on_frame) runner.set_frame_hook(on_frame);
   AcquisitionStream stream(plan, scanner, [&runner](Frame&& fr) {
     fr.arrival = std::chrono::steady_clock::now();
     runner.push(std::move(fr));

@@ -49,6 +49,9 @@ void ReconstructionRunner::start(const AcquisitionSetup& setup) {
     else if (pipeline_grid_) pipeline_grid_->set_background(background_.get());
     else pipeline_1d_->set_background(background_.get());
   }
+  setup_ = setup;
+  if (pipeline_sm_) hook_image_.grid = pipeline_sm_->grid();
+  else if (pipeline_grid_) hook_image_.grid = pipeline_grid_->grid();
   latencies_s_.reserve(std::min<std::size_t>(plan_.sequence.frames, 10'000'000));
   thread_ = std::thread([this] {
     while (auto frame = frames_.pop()) {
@@ -58,6 +61,7 @@ void ReconstructionRunner::start(const AcquisitionSetup& setup) {
         else run_1d(*frame);
         latencies_s_.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - frame->arrival).count());
         ++frames_done_;
+        if (hook_) report_frame(*frame);
       } catch (...) {
         error_ = std::current_exception();
       }
@@ -65,12 +69,39 @@ void ReconstructionRunner::start(const AcquisitionSetup& setup) {
   });
 }
 
-void ReconstructionRunner::run_1d(const Frame& frame) { profiles_.add(pipeline_1d_->process(frame)); }
+void ReconstructionRunner::run_1d(const Frame& frame) {
+  recon::Profile1D profile = pipeline_1d_->process(frame);
+  profiles_.add(profile);
+  if (hook_) last_profile_ = std::move(profile);
+}
 
 void ReconstructionRunner::run_grid(const Frame& frame) {
   if (pipeline_sm_) pipeline_sm_->process(frame, image_);
   else pipeline_grid_->process(frame, image_);
   images_.add(image_);
+}
+
+void ReconstructionRunner::report_frame(const Frame& frame) {
+  LiveFrameEvent event;
+  event.frames_done = frames_done_;
+  event.frames_planned = plan_.sequence.frames;
+  event.frames_dropped = frames_.dropped();
+  event.frame = &frame;
+  event.setup = &setup_;
+  if (pipeline_grid_ || pipeline_sm_) {
+    hook_image_.values.swap(image_);  // lend the image without a copy, and take it back after the call
+    event.image = &hook_image_;
+    try {
+      hook_(event);
+    } catch (...) {
+      hook_image_.values.swap(image_);
+      throw;
+    }
+    hook_image_.values.swap(image_);
+  } else {
+    event.profile = &last_profile_;
+    hook_(event);
+  }
 }
 
 bool ReconstructionRunner::push(Frame&& frame) {

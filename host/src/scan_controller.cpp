@@ -72,6 +72,7 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
   // The display path: frames the reconstruction cannot keep up with are dropped (and counted), the link
   // and the raw capture are never held up.
   ReconstructionRunner runner(plan, scanner, WhenFull::drop_newest, display_queue_frames(plan, scanner, options.display_frames));
+  if (options.on_frame) runner.set_frame_hook(options.on_frame);
   std::chrono::steady_clock::time_point arrival{};  // when the envelope being consumed was received
   AcquisitionStream stream(plan, scanner, [&runner, &arrival](Frame&& f) {
     f.arrival = arrival;
@@ -266,9 +267,10 @@ link::v1::Status clear_faults(const std::string& host, std::uint16_t port, std::
   return reply.status();
 }
 
-ScanOutcome replay_capture(const ScanPlan& plan, const ScannerDescription& scanner, const std::filesystem::path& file) {
+ScanOutcome replay_capture(const ScanPlan& plan, const ScannerDescription& scanner, const std::filesystem::path& file, const FrameHook& on_frame) {
   RawCaptureReader reader(file);
   ReconstructionRunner runner(plan, scanner, WhenFull::block);
+  if (on_frame) runner.set_frame_hook(on_frame);
   AcquisitionStream stream(plan, scanner, [&runner](Frame&& f) {
     f.arrival = std::chrono::steady_clock::now();  // a replay has no arrival: its latency is the pipeline's own
     runner.push(std::move(f));

@@ -28,6 +28,7 @@
 #pragma once
 
 #include "mpi/host/pipeline_lissajous.hpp"
+#include "mpi/host/reconstruction_runner.hpp"
 #include "mpi/host/scan_controller.hpp"
 #include "mpi/host/scan_plan.hpp"
 
@@ -96,7 +97,8 @@ struct MdfReplay {
 
 // Empty plan/scanner: the texts stored in the file. Throws MdfInputError (or PlanError) for a file without
 // the texts it needs, frames that are not time-domain ADC codes, or a set-up that does not fit the plan.
+// on_frame (optional) is called after each frame, as in a live scan (progress).
 MdfReplay replay_mdf(const std::filesystem::path& file, const std::filesystem::path& plan_file = {},
-                     const std::filesystem::path& scanner_file = {});
+                     const std::filesystem::path& scanner_file = {}, const FrameHook& on_frame = {});
 
 }  // namespace mpi::host

@@ -16,10 +16,12 @@
 
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace mpi::host {
@@ -44,6 +46,20 @@ struct ReconstructionResult {
   std::string background;             // the background subtracted (BackgroundFrame::description()); empty: none
 };
 
+// What the reconstruction thread reports after each frame (LiveScanOptions::on_frame): the counts, the
+// frame's samples and its image. The pointers are valid only during the call; a receiver copies what it
+// keeps (e.g. under a mutex, at the rate it displays) and returns at once: the call holds up the next frame.
+struct LiveFrameEvent {
+  std::uint64_t frames_done = 0;          // reconstructed so far, this one included
+  std::uint64_t frames_planned = 0;       // the plan's frames
+  std::uint64_t frames_dropped = 0;       // dropped from the display path so far
+  const Frame* frame = nullptr;           // the frame's samples (interleaved ADC channels)
+  const AcquisitionSetup* setup = nullptr;  // sample rate, realised drives
+  const recon::Profile1D* profile = nullptr;  // 1D plans: this frame's profile (else null)
+  const GridImage* image = nullptr;           // plans naming a sequence: this frame's image (else null)
+};
+using FrameHook = std::function<void(const LiveFrameEvent&)>;
+
 class ReconstructionRunner {
  public:
   // `when_full`: block (replay) or drop_newest (live display path), with `capacity` frames of buffer.
@@ -55,6 +71,8 @@ class ReconstructionRunner {
   ReconstructionRunner(const ReconstructionRunner&) = delete;
   ReconstructionRunner& operator=(const ReconstructionRunner&) = delete;
 
+  // Called on the reconstruction thread after each frame; set before start().
+  void set_frame_hook(FrameHook hook) { hook_ = std::move(hook); }
   void start(const AcquisitionSetup& setup);  // builds the pipeline (validating it) and starts the thread
   // False if the frame was dropped (display path full) or the runner is closed.
   bool push(Frame&& frame);
@@ -65,6 +83,7 @@ class ReconstructionRunner {
  private:
   void run_1d(const Frame& frame);
   void run_grid(const Frame& frame);
+  void report_frame(const Frame& frame);
 
   ScanPlan plan_;
   ScannerDescription scanner_;
@@ -78,6 +97,10 @@ class ReconstructionRunner {
   std::vector<double> image_;
   std::vector<double> latencies_s_;
   std::uint64_t frames_done_ = 0;
+  FrameHook hook_;
+  AcquisitionSetup setup_;
+  GridImage hook_image_;  // the latest grid image, handed to the hook
+  recon::Profile1D last_profile_;  // 1D: the latest frame's profile, handed to the hook
   std::thread thread_;
   std::exception_ptr error_;
 };

@@ -51,6 +51,10 @@ struct LiveScanOptions {
   // long: the new connection takes the control back with the board's reclaim token and resumes the
   // stream at the first sample not received. Zero: no reconnect.
   std::chrono::milliseconds reconnect_window{10000};
+  // Called on the reconstruction thread after every reconstructed frame (live display, e.g. the web
+  // console): keep it cheap, copy what is kept and return (reconstruction_runner.hpp, LiveFrameEvent).
+  // Empty: none.
+  FrameHook on_frame;
 };
 
 inline constexpr double kDisplayQueueSeconds = 2.0;
@@ -69,6 +73,8 @@ ScanOutcome run_live_scan(const ScanPlan& plan, const ScannerDescription& scanne
 // Clears the board's latched faults (SAFE -> CONFIG); returns its Status. Throws LinkError with the
 // board's reason if it refuses (not in SAFE, or a fault condition persists).
 link::v1::Status clear_faults(const std::string& host, std::uint16_t port, std::chrono::milliseconds receive_timeout);
-ScanOutcome replay_capture(const ScanPlan& plan, const ScannerDescription& scanner, const std::filesystem::path& capture);
+// on_frame (optional) is called after each frame, as in a live scan (progress).
+ScanOutcome replay_capture(const ScanPlan& plan, const ScannerDescription& scanner, const std::filesystem::path& capture,
+                           const FrameHook& on_frame = {});
 
 }  // namespace mpi::host
