@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -44,10 +45,42 @@ int exec_tool(const std::string& name, const std::vector<std::string>& args) {
 
 namespace {
 
+struct ToolSubcommand {
+  const char* subcommand;
+  const char* program;
+};
+constexpr ToolSubcommand kTools[] = {{"demo", "mpi-demo"}, {"sim", "mpi-sim"}};
+
+}  // namespace
+
+int run_tool_subcommand(int argc, char** argv) {
+  int i = 1;
+  while (i < argc) {
+    const std::string a = argv[i];
+    if (a == "--key" && i + 1 < argc) {
+      ::setenv("MPI_LINK_KEY", argv[i + 1], 1);
+      i += 2;
+    } else if (a.rfind("--key=", 0) == 0) {
+      ::setenv("MPI_LINK_KEY", a.substr(6).c_str(), 1);
+      ++i;
+    } else {
+      break;
+    }
+  }
+  if (i >= argc) return -1;
+  for (const ToolSubcommand& t : kTools) {
+    if (argv[i] == std::string(t.subcommand)) return exec_tool(t.program, std::vector<std::string>(argv + i + 1, argv + argc));
+  }
+  return -1;
+}
+
+namespace {
+
 Command tool_command(CLI::App& mpi, const std::string& subcommand, const std::string& program, const std::string& what) {
   CLI::App* app = mpi.add_subcommand(subcommand, what + " (runs " + program + "; `mpi " + subcommand + " --help` lists its options)");
-  app->prefix_command();     // everything after the subcommand goes to the program
-  app->set_help_flag();      // ... --help included
+  // run_tool_subcommand() hands the command line to the program before it is parsed here; this entry lists
+  // the subcommand in `mpi --help`.
+  app->prefix_command();
   app->allow_extras();
   return {app, [app, program] { return exec_tool(program, app->remaining()); }};
 }

@@ -12,4 +12,8 @@ namespace mpi::cli {
 // looked).
 int exec_tool(const std::string& name, const std::vector<std::string>& args);
 
+// When the command line names a subcommand that is a program of its own (after an optional --key FILE),
+// runs it with the rest of the line (--help included) and returns only on failure; returns -1 otherwise.
+int run_tool_subcommand(int argc, char** argv);
+
 }  // namespace mpi::cli
