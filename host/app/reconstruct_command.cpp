@@ -4,11 +4,14 @@
 
 #include "mpi/host/image_output.hpp"
 #include "mpi/host/mdf_reconstruction.hpp"
+#include "mpi/host/progress.hpp"
 
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <unistd.h>
 
 namespace mpi::cli {
 
@@ -44,7 +47,13 @@ Command add_reconstruct_command(CLI::App& mpi) {
               o->rec.solver = host::parse_mdf_solver(o->solver);
               if (!o->frames.empty()) host::parse_frame_range(o->frames, o->rec);
               prepare_output(o->out);
+              std::optional<host::Progress> progress;
+              o->rec.on_frame = [&progress](std::size_t done, std::size_t total) {
+                if (!progress) progress.emplace("reconstruct", total, "frames", std::cerr, host::Progress::is_terminal(STDERR_FILENO));
+                progress->update(done);
+              };
               const host::MdfReconstruction r = host::reconstruct_mdf(o->measurement, o->system_matrix, o->rec);
+              if (progress) progress->finish();
               const fs::path out(o->out);
               const std::string title = "system matrix (" + fs::path(o->system_matrix).filename().string() + "), " +
                                         fs::path(o->measurement).filename().string();

@@ -391,7 +391,9 @@ MdfReconstruction reconstruct_mdf(const fs::path& measurement, const fs::path& s
   const auto voxels = static_cast<std::size_t>(s.cols());
   std::vector<double> sum(voxels, 0.0);
   std::vector<double> image(voxels, 0.0);
+  std::size_t solved = 0;
   auto store = [&](const auto& c) {
+    if (options.on_frame) options.on_frame(++solved, frames.size());
     for (std::size_t i = 0; i < voxels; ++i) {
       image[i] = static_cast<double>(c[static_cast<Eigen::Index>(i)]);
       sum[i] += image[i];

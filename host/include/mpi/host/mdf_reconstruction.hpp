@@ -34,6 +34,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -60,6 +61,8 @@ struct MdfReconstructionOptions {
   // Foreground frames [first_frame, last_frame) in acquisition order; nullopt: all.
   std::optional<std::size_t> first_frame, last_frame;
   bool average = false;           // reconstruct the mean of the selected frames once
+  // Called after each frame solved with (frames solved, frames to solve): progress. Empty: none.
+  std::function<void(std::size_t, std::size_t)> on_frame;
 };
 
 struct MdfReconstruction {
