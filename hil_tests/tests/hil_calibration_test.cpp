@@ -4,13 +4,13 @@
 // 12 mT), moves the plant's robot (RobotTarget / RobotPosition / kRobotMoving in the register map's
 // simulation port, written through the plant's shared memory) over a 13 x 13 grid of the drive FOV, starts
 // a short acquisition at every position, averages the frames, takes their spectrum and builds the matrix
-// (recon::CalibrationSystemMatrixBuilder). The robot has no parking position (its sample is always at a
-// grid point), so the background comes from a scenario with an empty bore. A phantom of four cubes of
-// different concentrations is then scanned the same way and reconstructed (rows selected by SNR,
+// (recon::CalibrationSystemMatrixBuilder). The background comes from a scenario with an empty bore (what
+// the robot's park position gives too: `mpi calibrate` parks it, hil_calibrate_command_test). A phantom of
+// four cubes of different concentrations is then scanned the same way and reconstructed (rows selected by SNR,
 // TikhonovOperator and Kaczmarz); the cubes must be found at their positions, separated and ordered by
 // concentration. The calibration matrix is compared with the model-based one (recon::model_system_matrix)
 // row by row. The calibration and the phantom scan are then written as MDF v2 files (a frequency-domain
-// system matrix and a time-domain measurement, calibration_mdf.hpp), checked by tools/mdf/check_mdf.py and
+// system matrix and a time-domain measurement, mpi/host/calibration_mdf.hpp), checked by tools/mdf/check_mdf.py and
 // reconstructed by `mpi reconstruct`, which must give the in-memory images.
 #include "mpi/config/tracer_description.hpp"
 #include "mpi/drivers/register_map.hpp"
@@ -25,9 +25,9 @@
 #include "mpi/recon/sm_solvers.hpp"
 #include "mpi/recon/system_matrix.hpp"
 
+#include "mpi/host/calibration_mdf.hpp"
 #include "mpi/host/image_output.hpp"
 
-#include "calibration_mdf.hpp"
 #include "hil_test_files.hpp"
 
 #include <gtest/gtest.h>
@@ -499,7 +499,16 @@ TEST(HilCalibration, RobotCalibrationMatrixReconstructsTheConcentrationPhantom) 
   // background, then the phantom's 4). Both must pass the independent checker, and `mpi reconstruct` of
   // them must give the images above (the image there is relative to the robot's 50 ug sample).
   const double mdf_start = seconds();
-  hil::test::CalibrationAcquisition acq;
+  host::CalibrationAcquisition acq;
+  acq.scanner_name = "preclinical-ffp";
+  acq.facility = "plant";
+  acq.operator_name = "hil test";
+  acq.study_name = "hil calibration";
+  acq.study_description = "robot calibration and concentration phantom on the plant";
+  acq.subject = "phantom";
+  acq.is_simulation = true;
+  acq.tracer_name = "single-core-30nm";
+  acq.gradient_t_per_m = Eigen::Vector3d(-1.0, -1.0, 2.0).asDiagonal();
   acq.base_frequency_hz = kBaseClock;
   acq.dividers = {kDividers[0], kDividers[1]};
   for (const recon::DriveComponent& r : realised) {
@@ -526,11 +535,11 @@ TEST(HilCalibration, RobotCalibrationMatrixReconstructsTheConcentrationPhantom) 
     background_blocks.push_back(spectrum.transform_channels(mean(block)));
   }
   const fs::path sm_file = dir / "calibration.mdf", meas_file = dir / "phantom.mdf";
-  hil::test::write_calibration_mdf(sm_file.string(), acq, grid, position_spectra, background_blocks, bins, snr_cb, 1e-3,
-                                   static_cast<std::int64_t>(kPositionFrames));
+  host::write_calibration_mdf(sm_file.string(), acq, grid, position_spectra, background_blocks, bins, snr_cb, 1e-3,
+                              static_cast<std::int64_t>(kPositionFrames));
   std::vector<Eigen::MatrixXd> measurement_frames = background_frames;
   measurement_frames.insert(measurement_frames.end(), phantom_frames.begin(), phantom_frames.end());
-  hil::test::write_measurement_mdf(meas_file.string(), acq, measurement_frames, background_frames.size());
+  host::write_measurement_mdf(meas_file.string(), acq, measurement_frames, background_frames.size(), "concentration phantom");
   for (const fs::path& f : {sm_file, meas_file}) {
     const std::string check = "/usr/bin/python3 '" + (kSource / "tools/mdf/check_mdf.py").string() + "' '" + f.string() + "' > '" +
                               (dir / "check.txt").string() + "' 2>&1";

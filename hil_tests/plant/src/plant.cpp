@@ -268,21 +268,26 @@ void Plant::poll() noexcept {
   }
   if (robot_) {
     const std::uint32_t target = regs_.read32(kRobotTarget);
-    if (target != robot_target_ && target < robot_positions_) {
+    if (target != robot_target_ && (target < robot_positions_ || target == kRobotPark)) {
       robot_target_ = target;
       if (target == robot_position_) {
         robot_arrival_clock_ = kNever;
       } else {
         const auto& grid = config_.phantom.robot->grid;
         std::uint32_t steps = 0;
-        std::uint32_t a = robot_position_;
-        std::uint32_t b = target;
-        for (unsigned axis = 0; axis < 3; ++axis) {
-          const std::uint32_t ia = a % grid[axis];
-          const std::uint32_t ib = b % grid[axis];
-          steps = std::max(steps, ia > ib ? ia - ib : ib - ia);
-          a /= grid[axis];
-          b /= grid[axis];
+        if (target == kRobotPark || robot_position_ == kRobotPark) {
+          // To or from the park position out of the bore: as long as the longest way across the grid.
+          steps = std::max({grid[0], grid[1], grid[2]});
+        } else {
+          std::uint32_t a = robot_position_;
+          std::uint32_t b = target;
+          for (unsigned axis = 0; axis < 3; ++axis) {
+            const std::uint32_t ia = a % grid[axis];
+            const std::uint32_t ib = b % grid[axis];
+            steps = std::max(steps, ia > ib ? ia - ib : ib - ia);
+            a /= grid[axis];
+            b /= grid[axis];
+          }
         }
         robot_arrival_clock_ = clock_ + std::max<std::uint64_t>(1, to_samples(steps * config_.phantom.robot->move_time_s, fs_));
       }
@@ -579,15 +584,22 @@ void Plant::robot_arrive() {
   robot_position_ = robot_target_;
   robot_arrival_clock_ = kNever;
   if (!sample_in_) return;  // the holder is empty: the robot carries no sample
-  set_sources(robot_sources(*config_.phantom.robot, config_.phantom.voxel_size_m, robot_position_));
+  set_sources(robot_here());
   invalidate();
+}
+
+// The robot's sample where the robot is; none when parked (out of the bore, far beyond the FOV and the
+// receive coils: no signal).
+std::vector<recon::ParticleSource> Plant::robot_here() const {
+  if (robot_position_ == kRobotPark) return {};
+  return robot_sources(*config_.phantom.robot, config_.phantom.voxel_size_m, robot_position_);
 }
 
 void Plant::set_sample_holder(bool sample_in) {
   if (sample_in == sample_in_) return;
   sample_in_ = sample_in;
   if (!sample_in) set_sources({});
-  else if (robot_) set_sources(robot_sources(*config_.phantom.robot, config_.phantom.voxel_size_m, robot_position_));
+  else if (robot_) set_sources(robot_here());
   else set_sources(phantom_sources_);
   invalidate();
 }

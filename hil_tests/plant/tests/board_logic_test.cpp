@@ -293,5 +293,48 @@ TEST(BoardLogic, RobotMovesTheSampleOverItsGrid) {
   EXPECT_NEAR(rig.plant.model().sources()[0].position_m.y(), 1e-3, 1e-12);
 }
 
+// The park position: the sample leaves the bore (no particle source: the background with the robot parked
+// is the empty bore's) and comes back to a grid point. Both moves take move_time times the largest grid
+// count (3 here: 3 ms = 7500 samples at 2.5 MS/s).
+TEST(BoardLogic, RobotParksTheSampleOutOfTheBoreAndComesBack) {
+  PlantConfig c = small_config();
+  config::RobotDescription robot;
+  robot.grid = {3, 2, 1};
+  robot.fov_m = {6e-3, 4e-3, 1e-3};
+  robot.sample_edge_m = 0.1e-3;
+  robot.iron_kg = 5e-9;
+  robot.move_time_s = 1e-3;
+  c.phantom = {};
+  c.phantom.voxel_size_m = 0.5e-3;
+  c.phantom.robot = robot;
+  PlantRig rig(c);
+  const auto samples = [&](double s) { return static_cast<std::uint32_t>(std::llround(s * rig.plant.sample_rate_hz())); };
+  ASSERT_FALSE(rig.plant.model().sources().empty());
+  rig.regs.write32(rm::kRobotTarget, rm::kRobotPark);
+  rig.plant.step(samples(3e-3) - 100);
+  EXPECT_EQ(rig.regs.read32(rm::kRobotStatus), rm::kRobotMoving);
+  EXPECT_EQ(rig.regs.read32(rm::kRobotPosition), 0U);
+  EXPECT_FALSE(rig.plant.model().sources().empty()) << "the sample left before the robot arrived";
+  rig.plant.step(200);
+  EXPECT_EQ(rig.regs.read32(rm::kRobotStatus), 0U);
+  EXPECT_EQ(rig.regs.read32(rm::kRobotPosition), rm::kRobotPark);
+  EXPECT_TRUE(rig.plant.model().sources().empty());
+  // Back to (1, 1, 0) = index 4: the same 3 ms, then the sample at x = 0, y = +1 mm.
+  rig.regs.write32(rm::kRobotTarget, 4);
+  rig.plant.step(samples(3e-3) - 100);
+  EXPECT_EQ(rig.regs.read32(rm::kRobotPosition), rm::kRobotPark);
+  EXPECT_TRUE(rig.plant.model().sources().empty());
+  rig.plant.step(200);
+  EXPECT_EQ(rig.regs.read32(rm::kRobotPosition), 4U);
+  ASSERT_EQ(rig.plant.model().sources().size(), 1U);
+  EXPECT_NEAR(rig.plant.model().sources()[0].position_m.x(), 0.0, 1e-12);
+  EXPECT_NEAR(rig.plant.model().sources()[0].position_m.y(), 1e-3, 1e-12);
+  // An index off the grid is ignored: the robot stays.
+  rig.regs.write32(rm::kRobotTarget, 6);
+  rig.plant.step(samples(5e-3));
+  EXPECT_EQ(rig.regs.read32(rm::kRobotPosition), 4U);
+  EXPECT_EQ(rig.regs.read32(rm::kRobotStatus), 0U);
+}
+
 }  // namespace
 }  // namespace mpi::hil::test

@@ -62,7 +62,7 @@ Scenario::Scenario(const ScenarioPrograms& programs, const ScenarioFiles& files)
   plant_->wait_for_line("plant ready", std::chrono::seconds(30));
   firmware_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{programs.firmware.string(), "--bus", "shm:" + shm_name_, "--scanner", files.scanner.string(),
-                               "--listen", "127.0.0.1:0", "--key", link_key_file().string()},
+                               "--listen", files.firmware_listen, "--key", (files.key_file.empty() ? link_key_file() : files.key_file).string()},
       log("firmware"));
   const std::string line = firmware_->wait_for_line("firmware listening on", std::chrono::seconds(30));
   const auto colon = line.rfind(':');

@@ -53,7 +53,8 @@
 //   by itself. Latched bits (overrange, watchdog, clock unlocked, amplifier fault) clear when the firmware
 //   writes them to SafetyClear. Temperatures are in milli-degrees Celsius, refreshed every millisecond.
 // - Robot (simulation port). A calibration robot that carries a small sample: the host sets RobotTarget
-//   (grid index) and the robot reports RobotPosition and kRobotMoving; a scan on a moving robot is invalid.
+//   (grid index, or kRobotPark to take the sample out of the bore) and the robot reports RobotPosition and
+//   kRobotMoving; a scan on a moving robot is invalid.
 #pragma once
 
 #include <cstddef>
@@ -129,6 +130,9 @@ inline constexpr std::uint32_t kRobotTarget = 0x110;    // u32, grid index to mo
 inline constexpr std::uint32_t kRobotPosition = 0x114;  // u32, grid index reached (read-only)
 inline constexpr std::uint32_t kRobotStatus = 0x118;    // u32, bit kRobotMoving (read-only)
 inline constexpr std::uint32_t kRobotMoving = 1U << 0;
+// RobotTarget / RobotPosition value of the park position: the sample out of the bore, far outside the FOV
+// (background measurements during a calibration). Moves to and from it take the longest way across the grid.
+inline constexpr std::uint32_t kRobotPark = 0xFFFFFFFFU;
 
 // --- drive channels: kDriveBase + n * kDriveStride ---
 inline constexpr std::uint32_t kDriveBase = 0x200;

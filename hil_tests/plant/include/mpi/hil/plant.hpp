@@ -242,6 +242,7 @@ class Plant {
   void update_temperatures(double seconds) noexcept;
   void update_drift(unsigned d) noexcept;
   void robot_arrive();
+  [[nodiscard]] std::vector<recon::ParticleSource> robot_here() const;
   void set_sample_holder(bool sample_in);
   void idle(std::uint64_t samples);
   // physics

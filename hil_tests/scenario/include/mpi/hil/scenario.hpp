@@ -32,6 +32,8 @@ struct ScenarioFiles {
   std::filesystem::path plant_scanner;  // the plant's own scanner description (its truth); empty: `scanner`
   std::filesystem::path field_trace;    // the plant writes its field trace here (mpi-plant --field-trace) when an
                                         // acquisition stops and when it exits; empty: none
+  std::string firmware_listen = "127.0.0.1:0";  // the firmware's --listen address (port 0: a free port)
+  std::filesystem::path key_file;       // the firmware's link key; empty: link_key_file()
 };
 
 class Scenario {
