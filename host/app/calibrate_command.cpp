@@ -6,13 +6,17 @@
 #include "mpi/host/calibration_plan.hpp"
 #include "mpi/host/calibration_run.hpp"
 #include "mpi/host/link_client.hpp"
+#include "mpi/host/progress.hpp"
 #include "mpi/host/scan_plan.hpp"
 
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+
+#include <unistd.h>
 
 namespace mpi::cli {
 
@@ -68,9 +72,21 @@ Command add_calibrate_command(CLI::App& mpi) {
             if (checked != 0) return checked == kExitFailed ? kExitBadInput : checked;  // nothing was started: all bad input
             install_interrupt_handlers();
             options.interrupt = &interrupt_flag();
-            options.progress = [](const std::string& line) { std::cout << line << std::endl; };
+            // A bar with rate and ETA on a terminal; otherwise a line per ~5 % of the positions on stdout.
+            std::optional<host::Progress> bar;
+            if (host::Progress::is_terminal(STDOUT_FILENO)) {
+              options.progress = [&bar](std::size_t done, std::size_t total, std::size_t, double) {
+                if (!bar) bar.emplace("calibrate", total, "positions", std::cout, true);
+                bar->update(done);
+              };
+            } else {
+              options.progress = [](std::size_t done, std::size_t total, std::size_t backgrounds, double elapsed_s) {
+                if (host::calibration_progress_due(done, total)) std::cout << host::calibration_progress_line(done, total, backgrounds, elapsed_s) << std::endl;
+              };
+            }
             return run_step("calibrate", [&] {
               const host::CalibrationOutcome r = host::run_calibration(plan, scanner, options);
+              if (bar) bar->finish();
               std::cout << r.report << "outputs in " << fs::absolute(o->out).lexically_normal().string() << ": system_matrix.mdf, report.txt\n";
               return 0;
             });

@@ -175,6 +175,16 @@ void check_calibration_plan(const CalibrationPlan& plan, const ScannerDescriptio
   }
 }
 
+std::string calibration_progress_line(std::size_t done, std::size_t total, std::size_t backgrounds, double elapsed_s) {
+  return "calibrate: " + std::to_string(done) + "/" + std::to_string(total) + " positions (" + std::to_string(total > 0 ? 100 * done / total : 0) +
+         " %), " + std::to_string(backgrounds) + " background measurements, " + fixed(elapsed_s, 1) + " s";
+}
+
+bool calibration_progress_due(std::size_t done, std::size_t total) {
+  const std::size_t step = std::max<std::size_t>(1, (total + 19) / 20);
+  return done % step == 0 || done == total;
+}
+
 CalibrationOutcome run_calibration(const CalibrationPlan& plan, const ScannerDescription& scanner, const CalibrationOptions& options) {
   check_calibration_plan(plan, scanner);
   const CalibrationSettings& cal = plan.calibration;
@@ -223,7 +233,6 @@ CalibrationOutcome run_calibration(const CalibrationPlan& plan, const ScannerDes
   };
   std::vector<Eigen::MatrixXcd> background_frame_spectra;  // single frames, for the row noise
 
-  const std::size_t progress_step = std::max<std::size_t>(1, (positions + 19) / 20);
   try {
     for (const Eigen::MatrixXd& f : measure_background(0)) background_frame_spectra.push_back(spectrum.transform_channels(f));
     std::size_t done = 0;
@@ -242,13 +251,7 @@ CalibrationOutcome run_calibration(const CalibrationPlan& plan, const ScannerDes
           position_spectra[voxel] = spectrum.transform_channels(mean_of(frames, 0, frames.size()));
           visit_rank[voxel] = done;
           ++done;
-          if (done % progress_step == 0 || done == positions) {
-            if (options.progress) {
-              options.progress("calibrate: " + std::to_string(done) + "/" + std::to_string(positions) + " positions (" +
-                               std::to_string(100 * done / positions) + " %), " + std::to_string(backgrounds.size()) + " background measurements, " +
-                               fixed(seconds(), 1) + " s");
-            }
-          }
+          if (options.progress) options.progress(done, positions, backgrounds.size(), seconds());
           if (cal.park_every > 0 && done % cal.park_every == 0 && done < positions) {
             if (interrupted()) throw CalibrationInterrupted("interrupted");
             for (const Eigen::MatrixXd& f : measure_background(done)) background_frame_spectra.push_back(spectrum.transform_channels(f));

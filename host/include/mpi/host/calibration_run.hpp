@@ -50,8 +50,15 @@ struct CalibrationOptions {
   std::chrono::milliseconds move_timeout{120000};  // one robot move or park
   std::filesystem::path out;                       // the output folder (exists)
   const std::atomic<bool>* interrupt = nullptr;
-  std::function<void(const std::string&)> progress;  // one line per ~5 % of the positions
+  // Called after each position with the positions done and planned; a plain-text report should print
+  // calibration_progress_line() once per ~5 % (calibration_progress_due()).
+  std::function<void(std::size_t done, std::size_t total, std::size_t backgrounds, double elapsed_s)> progress;
 };
+
+// "calibrate: 6/81 positions (7 %), 2 background measurements, 3.1 s".
+std::string calibration_progress_line(std::size_t done, std::size_t total, std::size_t backgrounds, double elapsed_s);
+// Whether `done` of `total` positions completes another ~5 % (and the last one).
+bool calibration_progress_due(std::size_t done, std::size_t total);
 
 struct CalibrationOutcome {
   std::filesystem::path system_matrix;  // DIR/system_matrix.mdf
