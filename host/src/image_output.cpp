@@ -430,14 +430,7 @@ ImageFigure write_image_png(const GridImage& image, const std::filesystem::path&
   cairo_set_source_rgb(cr, 0, 0, 0);
   cairo_set_font_size(cr, kTitleFont);
   plot::show_text(cr, title, outer, outer, plot::Align::kStart, plot::Align::kStart);
-  cairo_destroy(cr);
-  try {
-    png.write(surface);
-  } catch (...) {
-    cairo_surface_destroy(surface);
-    throw;
-  }
-  cairo_surface_destroy(surface);
+  png.finish(cr, surface);
   return figure;
 }
 

@@ -128,6 +128,18 @@ class PngFile {
     if (!closed) throw std::runtime_error(file_.string() + ": cannot write PNG: " + std::strerror(errno));
   }
 
+  // Ends the drawing: releases the context, writes the surface and releases it, also when writing fails.
+  void finish(cairo_t* cr, cairo_surface_t* surface) {
+    cairo_destroy(cr);
+    try {
+      write(surface);
+    } catch (...) {
+      cairo_surface_destroy(surface);
+      throw;
+    }
+    cairo_surface_destroy(surface);
+  }
+
  private:
   static cairo_status_t sink(void* self, const unsigned char* data, unsigned int length) {
     auto* png = static_cast<PngFile*>(self);

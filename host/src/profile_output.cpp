@@ -195,14 +195,7 @@ LinePlotFigure write_line_plot_png(const std::vector<PlotSeries>& series, const 
     }
   }
 
-  cairo_destroy(cr);
-  try {
-    png.write(surface);
-  } catch (...) {
-    cairo_surface_destroy(surface);
-    throw;
-  }
-  cairo_surface_destroy(surface);
+  png.finish(cr, surface);
   return figure;
 }
 
