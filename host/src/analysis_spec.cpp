@@ -1,5 +1,7 @@
 #include "mpi/host/analysis_spec.hpp"
 
+#include "plan_table.hpp"
+
 #include "mpi/config/units.hpp"
 
 #include <toml++/toml.h>
@@ -8,8 +10,6 @@
 #include <array>
 #include <charconv>
 #include <cmath>
-#include <fstream>
-#include <set>
 #include <sstream>
 #include <utility>
 
@@ -35,96 +35,40 @@ std::string text_of(const toml::node& node) {
   return out.str();
 }
 
-// One table of the spec: named in messages as "FILE: SECTION key", refuses keys it was not asked for.
-class Entry {
- public:
-  Entry(const toml::table& table, std::string source, std::string section)
-      : table_(table), source_(std::move(source)), section_(std::move(section)) {}
+constexpr RaiseError kRaise = raise_error<AnalysisSpecError>;
 
-  void set_label(const std::string& label) { section_ += " (" + label + ")"; }
+// Lengths and iron amounts of a spec: within the bounds below, then positive where the shape needs it.
+constexpr double kMaxLengthM = 10.0;
+constexpr double kMaxIronKg = 1.0;
 
-  [[noreturn]] void fail(std::string_view key, const std::string& why) const {
-    throw AnalysisSpecError(source_ + ": " + section_ + " " + std::string(key) + ": " + why);
-  }
-  [[noreturn]] void fail_value(std::string_view key, const std::string& why) const {
-    fail(key, why + ", got '" + text_of(*table_.get(key)) + "'");
-  }
+[[noreturn]] void fail_written(const PlanTable& t, const std::string& key, const std::string& why) {
+  t.fail(key, why + ", got '" + text_of(*t.get(key)) + "'");
+}
 
-  const toml::node* node(std::string_view key) {
-    known_.insert(std::string(key));
-    return table_.get(key);
-  }
+// A value with its unit that must be above 0 when given.
+std::optional<double> positive(const PlanTable& t, const std::string& key, config::Quantity kind, double hi) {
+  const std::optional<double> v = t.optional_quantity(key, kind, 0.0, hi);
+  if (v && !(*v > 0.0)) fail_written(t, key, "must be positive");
+  return v;
+}
 
-  std::optional<std::string> string(std::string_view key, const std::string& what) {
-    const toml::node* n = node(key);
-    if (n == nullptr) return std::nullopt;
-    const auto s = n->value_exact<std::string>();
-    if (!s) fail_value(key, "must be a string (" + what + ")");
-    return s;
-  }
-
-  std::optional<double> quantity(std::string_view key, config::Quantity kind, bool positive) {
-    const toml::node* n = node(key);
-    if (n == nullptr) return std::nullopt;
-    double v = 0.0;
-    if (const auto s = n->value_exact<std::string>()) {
-      try {
-        v = config::parse_quantity(*s, kind);
-      } catch (const config::UnitError& e) {
-        fail(key, e.what());
-      }
-    } else if (kind == config::Quantity::dimensionless && n->value<double>()) {
-      v = *n->value<double>();
-    } else {
-      fail_value(key, "expected a " + config::describe(kind) + " written as a string with its unit, e.g. \"3 mm\"");
-    }
-    if (!std::isfinite(v) || (positive && v <= 0.0)) fail_value(key, "must be " + std::string(positive ? "positive" : "finite"));
-    return v;
-  }
-
-  std::optional<Eigen::Vector3d> point(std::string_view key) {
-    const toml::node* n = node(key);
-    if (n == nullptr) return std::nullopt;
-    const toml::array* a = n->as_array();
-    if (a == nullptr || a->size() != 3) fail_value(key, "expected three lengths [x, y, z], e.g. [\"-6 mm\", \"-6 mm\", \"0 mm\"]");
-    Eigen::Vector3d v;
-    for (std::size_t i = 0; i < 3; ++i) {
-      const auto s = (*a)[i].value_exact<std::string>();
-      if (!s) fail_value(key, "expected three lengths [x, y, z], each a string with its unit such as \"6 mm\"");
-      try {
-        v[static_cast<Eigen::Index>(i)] = config::parse_quantity(*s, config::Quantity::length);
-      } catch (const config::UnitError& e) {
-        fail(key, std::string("entry ") + std::to_string(i + 1) + ": " + e.what());
-      }
-    }
-    return v;
-  }
-
-  void finish(const std::vector<std::string_view>& allowed) const {
-    for (const auto& [key, value] : table_) {
-      if (known_.count(std::string(key.str())) != 0) continue;
-      std::string list;
-      for (std::string_view k : allowed) list += (list.empty() ? "" : ", ") + std::string(k);
-      throw AnalysisSpecError(source_ + ": " + section_ + " " + std::string(key.str()) + ": unknown key (allowed: " + list + ")");
-    }
-  }
-
- private:
-  const toml::table& table_;
-  std::string source_;
-  std::string section_;
-  std::set<std::string> known_;
-};
+// Three lengths [x, y, z] when given.
+std::optional<Eigen::Vector3d> point(const PlanTable& t, const std::string& key, double lo) {
+  const std::vector<double> v = t.quantities(key, config::Quantity::length, lo, kMaxLengthM, 3, "[\"-6 mm\", \"-6 mm\", \"0 mm\"] (x y z)");
+  if (v.empty()) return std::nullopt;
+  return Eigen::Vector3d(v[0], v[1], v[2]);
+}
 
 RoiSpec read_roi(const toml::table& table, const std::string& source, std::size_t number) {
-  Entry e(table, source, "[[roi]] #" + std::to_string(number));
+  PlanTable e = PlanTable::entry(table, source, "[[roi]] #" + std::to_string(number), kRaise);
   RoiSpec spec;
   recon::Roi& roi = spec.roi;
-  const auto name = e.string("name", "the region's name");
+  const auto name = e.optional_text("name");
   if (!name || name->empty()) e.fail("name", "missing: every region needs a name (name = \"cube 1\")");
   roi.name = *name;
-  e.set_label(roi.name);
-  const std::string shape = e.string("shape", "\"box\", \"sphere\" or \"threshold\"").value_or("box");
+  e.add_label(roi.name);
+  e.only({"name", "shape", "centre", "size", "radius", "fraction", "background_margin", "iron", "volume"});
+  const std::string shape = e.text("shape", "box");
   if (shape == "box") {
     roi.shape = recon::RoiShape::box;
   } else if (shape == "sphere") {
@@ -132,19 +76,19 @@ RoiSpec read_roi(const toml::table& table, const std::string& source, std::size_
   } else if (shape == "threshold") {
     roi.shape = recon::RoiShape::threshold;
   } else {
-    e.fail_value("shape", "must be \"box\", \"sphere\" or \"threshold\"");
+    fail_written(e, "shape", "must be \"box\", \"sphere\" or \"threshold\"");
   }
-  const auto centre = e.point("centre");
+  const auto centre = point(e, "centre", -kMaxLengthM);
   if (!centre) e.fail("centre", "missing: the region's centre, e.g. centre = [\"-6 mm\", \"-6 mm\", \"0 mm\"]");
   roi.centre_m = *centre;
-  const auto size = e.point("size");
-  const auto radius = e.quantity("radius", config::Quantity::length, true);
-  const auto fraction = e.quantity("fraction", config::Quantity::dimensionless, true);
-  const auto margin = e.quantity("background_margin", config::Quantity::length, true);
+  const auto size = point(e, "size", 0.0);
+  const auto radius = positive(e, "radius", config::Quantity::length, kMaxLengthM);
+  const auto fraction = positive(e, "fraction", config::Quantity::dimensionless, 1.0);
+  const auto margin = positive(e, "background_margin", config::Quantity::length, kMaxLengthM);
   switch (roi.shape) {
     case recon::RoiShape::box:
       if (!size) e.fail("size", "missing: a box needs its edge lengths, e.g. size = [\"6 mm\", \"6 mm\", \"6 mm\"]");
-      if (size->minCoeff() <= 0.0) e.fail_value("size", "every edge must be positive");
+      if (size->minCoeff() <= 0.0) fail_written(e, "size", "every edge must be positive");
       if (radius) e.fail("radius", "is for a sphere or a threshold region, not a box (use size)");
       roi.size_m = *size;
       break;
@@ -161,19 +105,18 @@ RoiSpec read_roi(const toml::table& table, const std::string& source, std::size_
   }
   if (fraction) {
     if (roi.shape != recon::RoiShape::threshold) e.fail("fraction", "is for a threshold region only");
-    if (*fraction >= 1.0) e.fail_value("fraction", "must lie between 0 and 1 (e.g. \"50 %\")");
+    if (*fraction >= 1.0) fail_written(e, "fraction", "must lie between 0 and 1 (e.g. \"50 %\")");
     roi.threshold_fraction = *fraction;
   }
   roi.background_margin_m = margin.value_or(0.0);
-  spec.known_iron_kg = e.quantity("iron", config::Quantity::mass, true);
-  if (const auto volume = e.string("volume", "a volume such as \"8 uL\" or \"8 mm^3\"")) {
+  spec.known_iron_kg = positive(e, "iron", config::Quantity::mass, kMaxIronKg);
+  if (const auto volume = e.optional_text("volume")) {
     try {
       spec.sample_volume_m3 = parse_volume_m3(*volume);
     } catch (const std::invalid_argument& ex) {
       e.fail("volume", ex.what());
     }
   }
-  e.finish({"name", "shape", "centre", "size", "radius", "fraction", "background_margin", "iron", "volume"});
   return spec;
 }
 
@@ -233,20 +176,9 @@ Eigen::Vector3d parse_point_m(std::string_view text, const std::string& what) {
 }
 
 AnalysisSpec parse_analysis_spec(std::string_view toml_text, const std::string& source) {
-  toml::table root;
-  try {
-    root = toml::parse(toml_text, source);
-  } catch (const toml::parse_error& e) {
-    const auto& at = e.source().begin;
-    throw AnalysisSpecError(source + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ": not valid TOML: " +
-                            std::string(e.description()));
-  }
+  const toml::table root = parse_plan_toml(toml_text, source, kRaise);
+  only_top_level(root, source, {"roi", "calibration"}, "allowed: [[roi]], [calibration]", kRaise);
   AnalysisSpec spec;
-  for (const auto& [key, value] : root) {
-    if (key.str() != "roi" && key.str() != "calibration") {
-      throw AnalysisSpecError(source + ": " + std::string(key.str()) + ": unknown key (allowed: [[roi]], [calibration])");
-    }
-  }
   if (const toml::node* rois = root.get("roi")) {
     const toml::array* a = rois->as_array();
     if (a == nullptr || !a->is_array_of_tables()) throw AnalysisSpecError(source + ": roi: must be an array of tables ([[roi]] entries)");
@@ -261,24 +193,21 @@ AnalysisSpec parse_analysis_spec(std::string_view toml_text, const std::string& 
       }
     }
   }
-  if (const toml::node* cal = root.get("calibration")) {
-    const toml::table* t = cal->as_table();
-    if (t == nullptr) throw AnalysisSpecError(source + ": calibration: must be a table ([calibration])");
-    Entry e(*t, source, "[calibration]");
+  if (const PlanTable e(root, source, "calibration", kRaise, false); e.present()) {
+    e.only({"reference", "iron"});
     CalibrationSpec c;
-    const auto reference = e.string("reference", "the name of a [[roi]]");
+    const auto reference = e.optional_text("reference");
     if (!reference) e.fail("reference", "missing: the name of the [[roi]] of known iron");
     const bool found = std::any_of(spec.rois.begin(), spec.rois.end(), [&](const RoiSpec& r) { return r.roi.name == *reference; });
     if (!found) {
       std::string names;
       for (const auto& r : spec.rois) names += (names.empty() ? "'" : ", '") + r.roi.name + "'";
-      e.fail_value("reference", "must name a [[roi]] of this file (" + (names.empty() ? std::string("there are none") : names) + ")");
+      fail_written(e, "reference", "must name a [[roi]] of this file (" + (names.empty() ? std::string("there are none") : names) + ")");
     }
     c.reference = *reference;
-    const auto iron = e.quantity("iron", config::Quantity::mass, true);
+    const auto iron = positive(e, "iron", config::Quantity::mass, kMaxIronKg);
     if (!iron) e.fail("iron", "missing: the iron in the reference region, e.g. iron = \"44.7 ug\"");
     c.iron_kg = *iron;
-    e.finish({"reference", "iron"});
     spec.calibration = c;
   }
   if (spec.rois.empty()) throw AnalysisSpecError(source + ": no [[roi]] entries: nothing to analyse");
@@ -286,11 +215,7 @@ AnalysisSpec parse_analysis_spec(std::string_view toml_text, const std::string& 
 }
 
 AnalysisSpec load_analysis_spec(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw AnalysisSpecError(file.string() + ": cannot read the analysis spec");
-  std::stringstream s;
-  s << in.rdbuf();
-  return parse_analysis_spec(s.str(), file.string());
+  return parse_analysis_spec(read_plan_file(file, "analysis spec", kRaise), file.string());
 }
 
 }  // namespace mpi::host

@@ -1,5 +1,7 @@
 #include "mpi/host/relax_plan.hpp"
 
+#include "plan_table.hpp"
+
 #include "mpi/config/config_error.hpp"
 #include "mpi/config/scanner_description.hpp"
 #include "mpi/config/units.hpp"
@@ -7,10 +9,7 @@
 #include <toml++/toml.h>
 
 #include <cmath>
-#include <fstream>
-#include <initializer_list>
 #include <numbers>
-#include <sstream>
 
 namespace mpi::host {
 
@@ -19,98 +18,7 @@ namespace {
 // Firmware limit on the distinct steps of a program (firmware/scan_program.hpp kMaxProgramSteps).
 constexpr std::size_t kMaxProgramSteps = 65536;
 
-class Table {
- public:
-  Table(const toml::table* table, std::string file, std::string name) : table_(table), file_(std::move(file)), name_(std::move(name)) {}
-
-  [[nodiscard]] bool has(const std::string& key) const { return table_ != nullptr && table_->get(key) != nullptr; }
-
-  std::string text(const std::string& key, const std::string& fallback, bool required = false) const {
-    const toml::node* node = table_ == nullptr ? nullptr : table_->get(key);
-    if (node == nullptr) {
-      if (required) fail(key, "missing");
-      return fallback;
-    }
-    const std::optional<std::string> v = node->value_exact<std::string>();
-    if (!v) fail(key, "must be a string");
-    return *v;
-  }
-
-  // A quantity with its unit ("15 mT") within [lo, hi] (SI).
-  double quantity(const std::string& key, config::Quantity kind, double fallback, double lo, double hi, bool required = false) const {
-    const toml::node* node = table_ == nullptr ? nullptr : table_->get(key);
-    if (node == nullptr) {
-      if (required) fail(key, "missing");
-      return fallback;
-    }
-    const std::optional<std::string> s = node->value_exact<std::string>();
-    if (!s) fail(key, "must be a string with its unit, e.g. \"" + config::format_quantity(fallback, kind) + "\"");
-    double v = 0.0;
-    try {
-      v = config::parse_quantity(*s, kind);
-    } catch (const config::UnitError& e) {
-      fail(key, e.what());
-    }
-    if (v < lo || v > hi) {
-      fail(key, "'" + *s + "' is outside [" + config::format_quantity(lo, kind) + ", " + config::format_quantity(hi, kind) + "]");
-    }
-    return v;
-  }
-
-  double number(const std::string& key, double fallback, double lo, double hi, bool required = false) const {
-    const toml::node* node = table_ == nullptr ? nullptr : table_->get(key);
-    if (node == nullptr) {
-      if (required) fail(key, "missing");
-      return fallback;
-    }
-    const std::optional<double> v = node->value<double>();
-    if (!v) fail(key, "must be a number");
-    if (!std::isfinite(*v) || *v < lo || *v > hi) {
-      std::ostringstream why;
-      why << "= " << *v << " is outside [" << lo << ", " << hi << "]";
-      fail(key, why.str());
-    }
-    return *v;
-  }
-
-  std::uint32_t count(const std::string& key, std::uint32_t fallback, std::uint32_t lo, std::uint32_t hi) const {
-    const toml::node* node = table_ == nullptr ? nullptr : table_->get(key);
-    if (node == nullptr) return fallback;
-    const std::optional<std::int64_t> v = node->value_exact<std::int64_t>();
-    if (!v) fail(key, "must be a whole number");
-    if (*v < lo || *v > hi) fail(key, "= " + std::to_string(*v) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    return static_cast<std::uint32_t>(*v);
-  }
-
-  void only(std::initializer_list<std::string_view> known) const {
-    if (table_ == nullptr) return;
-    for (const auto& [key, value] : *table_) {
-      bool listed = false;
-      for (const std::string_view k : known) listed = listed || key.str() == k;
-      if (!listed) fail(std::string(key.str()), "unknown key");
-    }
-  }
-
-  [[noreturn]] void fail(const std::string& key, const std::string& why) const {
-    throw PlanError(file_ + ": [" + name_ + "] " + key + ": " + why);
-  }
-
- private:
-  const toml::table* table_;
-  std::string file_;
-  std::string name_;
-};
-
-const toml::table* sub_table(const toml::table& root, const std::string& name, const std::string& file, bool required) {
-  const toml::node* node = root.get(name);
-  if (node == nullptr) {
-    if (required) throw PlanError(file + ": [" + name + "]: missing table");
-    return nullptr;
-  }
-  const toml::table* t = node->as_table();
-  if (t == nullptr) throw PlanError(file + ": [" + name + "]: must be a table");
-  return t;
-}
+constexpr RaiseError kRaise = raise_error<PlanError>;
 
 }  // namespace
 
@@ -125,19 +33,8 @@ const char* shape_name(SweepShape shape) {
 
 RelaxPlan parse_relax_plan(const std::string& toml_text, const std::filesystem::path& file) {
   const std::string name = file.string();
-  toml::table root;
-  try {
-    root = toml::parse(toml_text, name);
-  } catch (const toml::parse_error& e) {
-    std::ostringstream msg;
-    msg << name << ": line " << e.source().begin.line << " col " << e.source().begin.column << ": " << e.description();
-    throw PlanError(msg.str());
-  }
-  for (const auto& [key, value] : root) {
-    const std::string_view k = key.str();
-    if (k == "tracer" || k == "relax" || k == "sample" || k == "simulation") continue;
-    throw PlanError(name + ": " + std::string(k) + ": unknown key or table of a relaxometry plan (tracer, [relax], [sample], [simulation])");
-  }
+  const toml::table root = parse_plan_toml(toml_text, name, kRaise);
+  only_top_level(root, name, {"tracer", "relax", "sample", "simulation"}, "a relaxometry plan has tracer, [relax], [sample], [simulation]", kRaise);
   RelaxPlan plan;
   plan.file = file;
   if (const toml::node* t = root.get("tracer"); t != nullptr) {
@@ -146,15 +43,15 @@ RelaxPlan parse_relax_plan(const std::string& toml_text, const std::filesystem::
     plan.tracer_file = (file.parent_path() / *path).lexically_normal();
   }
 
-  const Table relax(sub_table(root, "relax", name, true), name, "relax");
+  const PlanTable relax(root, name, "relax", kRaise);
   relax.only({"drive_amplitude", "drive_channel", "bias_channel", "bias_amplitude", "sweep_rate", "shape", "levels", "sweeps", "ramp",
               "background", "background_recording", "gradient"});
   using config::Quantity;
-  plan.drive_amplitude_t = relax.quantity("drive_amplitude", Quantity::flux_density, 0.015, 0.005, 0.020, true);
+  plan.drive_amplitude_t = relax.required_quantity("drive_amplitude", Quantity::flux_density, 0.005, 0.020, "15 mT");
   plan.drive_channel = relax.text("drive_channel", "");
   plan.bias_channel = relax.text("bias_channel", "");
-  plan.bias_amplitude_t = relax.quantity("bias_amplitude", Quantity::flux_density, 0.040, 1e-3, 0.1, true);
-  plan.sweep_rate_hz = relax.quantity("sweep_rate", Quantity::frequency, 10.0, 0.1, 20.0, true);
+  plan.bias_amplitude_t = relax.required_quantity("bias_amplitude", Quantity::flux_density, 1e-3, 0.1, "40 mT");
+  plan.sweep_rate_hz = relax.required_quantity("sweep_rate", Quantity::frequency, 0.1, 20.0, "10 Hz");
   const std::string shape = relax.text("shape", "triangle");
   if (shape == "triangle") {
     plan.shape = SweepShape::triangle;
@@ -183,11 +80,11 @@ RelaxPlan parse_relax_plan(const std::string& toml_text, const std::filesystem::
   }
   plan.gradient_t_per_m = relax.quantity("gradient", Quantity::gradient, 0.0, 1e-3, 100.0);
 
-  const Table sample(sub_table(root, "sample", name, true), name, "sample");
+  const PlanTable sample(root, name, "sample", kRaise);
   sample.only({"name", "iron_ug", "core_size_nm", "batch", "notes"});
-  plan.sample.name = sample.text("name", "", true);
+  plan.sample.name = sample.required_text("name");
   if (plan.sample.name.empty()) sample.fail("name", "must not be empty");
-  plan.sample.iron_ug = sample.number("iron_ug", 0.0, 1e-6, 1e9, true);
+  plan.sample.iron_ug = sample.required_number("iron_ug", 1e-6, 1e9);
   if (!(plan.sample.iron_ug > 0.0)) sample.fail("iron_ug", "must be above 0");
   plan.sample.core_size_nm = sample.number("core_size_nm", 0.0, 0.1, 1e4);
   plan.sample.batch = sample.text("batch", "");
@@ -196,11 +93,7 @@ RelaxPlan parse_relax_plan(const std::string& toml_text, const std::filesystem::
 }
 
 RelaxPlan load_relax_plan(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw PlanError(file.string() + ": cannot read the relaxometry plan");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_relax_plan(text.str(), file);
+  return parse_relax_plan(read_plan_file(file, "relaxometry plan", kRaise), file);
 }
 
 RelaxScanner relax_scanner(const RelaxPlan& plan, const std::filesystem::path& scanner_file) {

@@ -97,6 +97,7 @@ TEST(CalibrationPlan, CentreShiftsTheGrid) {
 
 TEST(CalibrationPlan, UnknownKeysAndTablesAreRefused) {
   expect_error(with("colour", "colour = \"red\""), "[calibration] colour", "unknown key");
+  expect_error(with("colour", "colour = \"red\""), "[calibration] colour", "(allowed: grid, fov, centre, delta_sample,");
   expect_error(kGood + "[reconstruction]\nmethod = \"xspace\"\n", "reconstruction", "unknown key");
   std::string frames = kGood;
   frames.insert(frames.find("ramp_periods"), "frames = 10\n");
@@ -119,12 +120,15 @@ TEST(CalibrationPlan, OutOfRangeValuesAreRefused) {
   expect_error(with("delta_sample", "delta_sample = \"2 g\""), "[calibration] delta_sample", "outside");
   expect_error(with("park_every", "park_every = -1"), "[calibration] park_every", "outside");
   expect_error(with("ramp_periods", "ramp_periods = 10\nperiods_per_frame = 2"), "[sequence] periods_per_frame", "outside");
+  expect_error(with("ramp_periods", "ramp_periods = 10\ndrive_phase_rad = { x = 0.5, y = 101.0 }"), "[sequence] drive_phase_rad.y",
+               "= 101 is outside the allowed range [-100, 100]");
+  expect_error(with("centre", "centre = [\"1 mm\", \"0 mm\"]"), "[calibration] centre", "must be three values with units");
 }
 
 TEST(CalibrationPlan, MissingPartsAreNamed) {
   std::string no_iron = kGood;
   no_iron.erase(no_iron.find("delta_sample"), std::string("delta_sample = \"50 ug\"\n").size());
-  expect_error(no_iron, "[calibration] delta_sample", "missing");
+  expect_error(no_iron, "[calibration] delta_sample", "missing (e.g. delta_sample = \"50 ug\")");
   std::string bad_tracer = kGood;
   bad_tracer.replace(bad_tracer.find("single-core-30nm"), 16, "no-such-tracer");
   expect_error(bad_tracer, "tracer", "no-such-tracer");

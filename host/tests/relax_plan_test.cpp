@@ -85,7 +85,7 @@ TEST(RelaxPlan, EachBadValueIsRefusedNamingTheKey) {
   expect_error(with("shape", "shape = \"square\""), "[relax] shape", "triangle, sine, stepped");
   expect_error(with("levels", "levels = 10"), "[relax] levels", "stepped");
   expect_error(with("sweeps", "sweeps = 0"), "[relax] sweeps", "outside");
-  expect_error(with("sweeps", "sweeps = 1.5"), "[relax] sweeps", "whole number");
+  expect_error(with("sweeps", "sweeps = 1.5"), "[relax] sweeps", "must be an integer");
   expect_error(with("background", "background = \"blank\""), "[relax] background", "empty, none");
   expect_error(with("background", "background = \"empty\"\nbackground_recording = \"x\""), "[relax] background_recording", "not both");
   expect_error(with("bogus", "bogus = 1"), "[relax] bogus", "unknown key");
