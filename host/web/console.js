@@ -346,18 +346,20 @@ function showStatus(m) {
     if (over) tr.className = 'over';
     temps.appendChild(tr);
   }
+  // Where a fault happened: its drive channel (a board-wide fault has none) and sample index.
+  const where = (f) => (f.channel >= 0 ? `channel ${f.channel}, ` : '') + `sample ${f.sample}`;
   const list = $('fault-list');
   list.innerHTML = '';
   for (const f of b.faults) {
     const li = document.createElement('li');
-    li.textContent = `${f.kind} (channel ${f.channel}, sample ${f.sample}): ${f.message}`;
+    li.textContent = `${f.kind} (${where(f)}): ${f.message}`;
     list.appendChild(li);
   }
   if (b.faults.length === 0) list.innerHTML = '<li>none</li>';
   const banner = $('fault-banner');
   if (b.faults.length > 0) {
     const f = b.faults[b.faults.length - 1];
-    const text = `FAULT ${f.kind.replace('FAULT_KIND_', '')}: ${f.message} (channel ${f.channel}, sample ${f.sample})` +
+    const text = `FAULT ${f.kind.replace('FAULT_KIND_', '')}: ${f.message} (${where(f)})` +
                  (b.faults.length > 1 ? ` and ${b.faults.length - 1} more` : '');
     banner.textContent = text;
     banner.hidden = false;

@@ -158,7 +158,7 @@ struct WebConsoleOptions {
   std::uint16_t port = 0;             // 0: a free port
   std::optional<protocol::Key> key;   // the scanner's key; none: no session can command
   std::size_t max_message_bytes = 16 * 1024;  // a larger WebSocket message closes the socket (1009)
-  double image_rate_hz = 15.0;        // pushes of the live image and spectrum per second and session
+  double image_rate_hz = 20.0;        // pushes of the live image and spectrum per second and session
   double status_rate_hz = 5.0;
 };
 
