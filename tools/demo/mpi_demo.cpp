@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
       std::cerr << "demo: mpi scan failed with exit code " << code << "; logs in " << (out_dir / "logs").string() << '\n';
       return 1;
     }
-    std::cout << "demo: done. Image: " << (out_dir / "profile.png").string() << "\n      logs: " << (out_dir / "logs").string() << '\n';
+    const std::filesystem::path image = std::filesystem::exists(out_dir / "image.png") ? out_dir / "image.png" : out_dir / "profile.png";
+    std::cout << "demo: done. Image: " << image.string() << "\n      logs: " << (out_dir / "logs").string() << '\n';
     return clean ? 0 : 1;
   } catch (const std::exception& e) {
     std::cerr << "demo: " << e.what() << '\n';
