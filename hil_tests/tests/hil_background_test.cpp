@@ -70,7 +70,7 @@ fs::path plan(const fs::path& dir, const std::string& name, bool point, const st
   };
   replace_line("tracer", "tracer = \"" + (kSource / "configs/tracers/single-core-30nm.toml").string() + "\"");
   replace_line("frames", "frames = " + std::to_string(frames));
-  replace_line("pixel_mm", "pixel_mm = " + std::to_string(kPixel * 1e3));
+  replace_line("pixel", "pixel = \"" + std::to_string(kPixel * 1e3) + " mm\"");
   if (point) {
     replace_line("phantom", "phantom = \"point.toml\"");
     std::ofstream(dir / "point.toml") << "[phantom]\nname = \"one point\"\n\n[[phantom.point]]\nposition = [\"" << kPointX * 1e3 << " mm\", \""

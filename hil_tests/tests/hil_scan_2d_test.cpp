@@ -56,7 +56,7 @@ fs::path test_plan(const fs::path& dir, long frames, const fs::path& shipped = k
   replace_line("tracer", "tracer = \"" + (kSource / "configs/tracers/single-core-30nm.toml").string() + "\"");
   replace_line("phantom", "phantom = \"phantom.toml\"");
   replace_line("frames", "frames = " + std::to_string(frames));
-  replace_line("pixel_mm", "pixel_mm = " + std::to_string(pixel_m * 1e3));
+  replace_line("pixel", "pixel = \"" + std::to_string(pixel_m * 1e3) + " mm\"");
   std::ofstream(dir / "phantom.toml") << "[phantom]\nname = \"one point\"\n\n[[phantom.point]]\nposition = [\"" << kPointX * 1e3
                                       << " mm\", \"" << kPointY * 1e3 << " mm\", \"0 mm\"]\niron = \"10 ug\"\n";
   const fs::path file = dir / "plan.toml";

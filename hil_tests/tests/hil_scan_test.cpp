@@ -171,9 +171,10 @@ TEST(HilScan, FirmwareRefusesADriveFrequencyTheScannerIsNotMatchedTo) {
   std::stringstream text;
   text << in.rdbuf();
   std::string plan = text.str();
-  const std::size_t at = plan.find("drive_frequency_hz = 25000.0");
+  const std::string shipped = "drive_frequency = \"25 kHz\"";
+  const std::size_t at = plan.find(shipped);
   ASSERT_NE(at, std::string::npos);
-  plan.replace(at, 28, "drive_frequency_hz = 31250.0");
+  plan.replace(at, shipped.size(), "drive_frequency = \"31.25 kHz\"");
   plan.replace(plan.find("../tracers/"), 11, (kSource / "configs/tracers").string() + "/");
   plan.replace(plan.find("../phantoms/"), 12, (kSource / "configs/phantoms").string() + "/");
   std::ofstream(dir / "plan.toml") << plan;
