@@ -81,8 +81,10 @@ def start_chromium(chromium, profile, url):
     argv = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--remote-debugging-port=0",
             f"--user-data-dir={profile}", "--remote-allow-origins=*", "--window-size=1400,1500",
             "--no-first-run", "--no-default-browser-check", url]
+    # Its own process group (ended as a whole), at the lowest CPU priority: on a small machine the browser
+    # must not starve the simulated scanner's real-time threads (the board's watchdog would end the scan).
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(os.path.join(profile, "chromium.log"), "w"),
-                               start_new_session=True)  # its own process group: ended as a whole
+                               start_new_session=True, preexec_fn=lambda: os.nice(19))
     port_file = os.path.join(profile, "DevToolsActivePort")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

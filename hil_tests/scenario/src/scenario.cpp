@@ -60,10 +60,10 @@ Scenario::Scenario(const ScenarioPrograms& programs, const ScenarioFiles& files)
   if (!files.field_trace.empty()) plant_args.insert(plant_args.end(), {"--field-trace", files.field_trace.string()});
   plant_ = std::make_unique<ChildProcess>(plant_args, plant_log().string());
   plant_->wait_for_line("plant ready", std::chrono::seconds(30));
-  firmware_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{programs.firmware.string(), "--bus", "shm:" + shm_name_, "--scanner", files.scanner.string(),
-                               "--listen", files.firmware_listen, "--key", (files.key_file.empty() ? link_key_file() : files.key_file).string()},
-      log("firmware"));
+  std::vector<std::string> firmware_args{programs.firmware.string(), "--bus", "shm:" + shm_name_, "--scanner", files.scanner.string(),
+                                         "--listen", files.firmware_listen, "--key", (files.key_file.empty() ? link_key_file() : files.key_file).string()};
+  if (files.firmware_rt_priority > 0) firmware_args.insert(firmware_args.end(), {"--rt-priority", std::to_string(files.firmware_rt_priority)});
+  firmware_ = std::make_unique<ChildProcess>(firmware_args, log("firmware"));
   const std::string line = firmware_->wait_for_line("firmware listening on", std::chrono::seconds(30));
   const auto colon = line.rfind(':');
   unsigned port = 0;

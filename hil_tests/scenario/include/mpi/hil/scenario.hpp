@@ -34,6 +34,7 @@ struct ScenarioFiles {
                                         // acquisition stops and when it exits; empty: none
   std::string firmware_listen = "127.0.0.1:0";  // the firmware's --listen address (port 0: a free port)
   std::filesystem::path key_file;       // the firmware's link key; empty: link_key_file()
+  int firmware_rt_priority = 0;         // mpi-firmware --rt-priority (SCHED_FIFO where permitted); 0: none
 };
 
 class Scenario {
