@@ -32,7 +32,6 @@ namespace {
 
 const fs::path kSource = MPI_SOURCE_DIR;
 const hil::ScenarioPrograms kPrograms{MPI_PLANT_EXE, MPI_FIRMWARE_EXE, MPI_HOST_EXE};
-const fs::path kScanner = kSource / "configs/scanners/preclinical-ffp.toml";
 constexpr long kFrames = 3000;  // about 2 s of 652.8 us frames
 
 
@@ -96,11 +95,7 @@ ObserverVisit observe(std::uint16_t port, std::size_t chunks) {
 
 TEST(HilObserver, TenObserversAttachingAndDetachingDuringAScanChangeNothingInItsData) {
   const fs::path dir = hil::test::fresh_work_dir("observer", "ten");
-  hil::ScenarioFiles files;
-  files.scanner = kScanner;
-  files.plan = hil::test::preclinical_point_plan(kSource, dir, kFrames);
-  files.work_dir = dir / "logs";
-  files.plant_pace = 1.0;
+  hil::ScenarioFiles files = hil::test::preclinical_point_scenario(kSource, dir, kFrames);
   hil::Scenario scenario(kPrograms, files);
   std::string output;
   auto scan = std::async(std::launch::async, [&] { return scenario.run_scan(dir / "out", &output); });

@@ -144,11 +144,7 @@ class Relay {
 
 TEST(HilReconnect, AFiveHundredMillisecondCutLosesNoSample) {
   const fs::path dir = hil::test::fresh_work_dir("reconnect", "cut");
-  hil::ScenarioFiles files;
-  files.scanner = kScanner;
-  files.plan = hil::test::preclinical_point_plan(kSource, dir, 3000);
-  files.work_dir = dir / "logs";
-  files.plant_pace = 1.0;
+  hil::ScenarioFiles files = hil::test::preclinical_point_scenario(kSource, dir, 3000);
   hil::Scenario scenario(kPrograms, files);
   Relay relay(scenario.firmware_port());
   std::string output;

@@ -39,11 +39,7 @@ std::string status(const hil::Scenario& scenario, const fs::path& dir, int* code
 
 TEST(HilStatus, ShowsTemperaturesIdleThenTheDriveFieldControlAfterAScan) {
   const fs::path dir = hil::test::fresh_work_dir("status", "scan");
-  hil::ScenarioFiles files;
-  files.scanner = kScanner;
-  files.plan = hil::test::preclinical_point_plan(kSource, dir, 400);
-  files.work_dir = dir / "logs";
-  files.plant_pace = 1.0;
+  hil::ScenarioFiles files = hil::test::preclinical_point_scenario(kSource, dir, 400);
   hil::Scenario scenario(kPrograms, files);
 
   int code = -1;
@@ -78,11 +74,7 @@ TEST(HilStatus, ShowsTemperaturesIdleThenTheDriveFieldControlAfterAScan) {
 
 TEST(HilStatus, ShowsTheLatchedFaultAfterTheInterlockOpened) {
   const fs::path dir = hil::test::fresh_work_dir("status", "fault");
-  hil::ScenarioFiles files;
-  files.scanner = kScanner;
-  files.plan = hil::test::preclinical_point_plan(kSource, dir, 3000);
-  files.work_dir = dir / "logs";
-  files.plant_pace = 1.0;
+  hil::ScenarioFiles files = hil::test::preclinical_point_scenario(kSource, dir, 3000);
   files.control = dir / "control.txt";
   std::ofstream(files.control).flush();
   hil::Scenario scenario(kPrograms, files);

@@ -2,6 +2,8 @@
 // plan adapted to a test (absolute tracer and phantom paths, its own number of frames).
 #pragma once
 
+#include "mpi/hil/scenario.hpp"
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -71,6 +73,17 @@ inline std::filesystem::path preclinical_point_plan(const std::filesystem::path&
                          {{"tracer", "tracer = \"" + (source_dir / "configs/tracers/single-core-30nm.toml").string() + "\""},
                           {"phantom", "phantom = \"phantom.toml\""},
                           {"frames", "frames = " + std::to_string(frames)}});
+}
+
+// The scenario of a live scan of one point on the preclinical scanner (preclinical_point_plan) at real-time
+// pace, with its logs in dir/logs.
+inline mpi::hil::ScenarioFiles preclinical_point_scenario(const std::filesystem::path& source_dir, const std::filesystem::path& dir, long frames) {
+  mpi::hil::ScenarioFiles files;
+  files.scanner = source_dir / "configs/scanners/preclinical-ffp.toml";
+  files.plan = preclinical_point_plan(source_dir, dir, frames);
+  files.work_dir = dir / "logs";
+  files.plant_pace = 1.0;
+  return files;
 }
 
 }  // namespace mpi::hil::test
